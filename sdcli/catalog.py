@@ -1,0 +1,261 @@
+"""The catalog table and its records: create the table, validate service records, seed them idempotently."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from sdcli.aws import Aws
+from sdcli.errors import AwsError, InvalidInputError, NotDeployedError
+
+MAX_NAME_BYTES = 2048  # DynamoDB's partition-key limit
+MAX_VERSION_BYTES = 1024  # DynamoDB's sort-key limit
+RECORD_FIELDS = ("name", "version", "endpoint_url", "ttl", "status")
+BILLING_MODES = ("PROVISIONED", "PAY_PER_REQUEST")
+KEY_SCHEMA = [{"AttributeName": "name", "KeyType": "HASH"}, {"AttributeName": "version", "KeyType": "RANGE"}]
+ATTRIBUTES = [{"AttributeName": "name", "AttributeType": "S"}, {"AttributeName": "version", "AttributeType": "S"}]
+BATCH_GET_SIZE = 100  # BatchGetItem's limit
+BATCH_WRITE_SIZE = 25  # BatchWriteItem's limit
+
+
+@dataclass(frozen=True)
+class ServiceRecord:
+    name: str
+    version: str
+    endpoint_url: str
+    ttl: int
+    status: str
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.name, self.version)
+
+    def to_item(self) -> dict[str, dict[str, str]]:
+        return {
+            "name": {"S": self.name},
+            "version": {"S": self.version},
+            "endpoint_url": {"S": self.endpoint_url},
+            "ttl": {"N": str(self.ttl)},
+            "status": {"S": self.status},
+        }
+
+
+EXAMPLE_SERVICES = (
+    ServiceRecord("testservice1", "1.0", "notarealurl1", 300, "healthy"),
+    ServiceRecord("testservice2", "1.0", "notarealurl2", 600, "healthy"),
+)
+
+
+@dataclass(frozen=True)
+class TableState:
+    name: str
+    status: str | None  # None: the table does not exist
+    item_count: int | None = None
+    arn: str | None = None
+    billing_mode: str | None = None
+
+
+@dataclass(frozen=True)
+class SeedResult:
+    written: int
+    unchanged: int
+    total: int
+
+
+# --- records -------------------------------------------------------------------------------------------------
+
+
+def _key_problem(value: Any, field: str, max_bytes: int) -> str | None:
+    if not isinstance(value, str):
+        return f"{field} must be a string"
+    try:
+        size = len(value.encode("utf-8"))
+    except UnicodeEncodeError:
+        return f"{field} is not valid Unicode"
+    if size == 0:
+        return f"{field} must not be empty"
+    if size > max_bytes:
+        return f"{field} is {size} bytes; DynamoDB allows at most {max_bytes}"
+    return None
+
+
+def record_problems(raw: Any) -> list[str]:
+    """Everything wrong with one raw record, so a user can fix a file in one pass."""
+    if not isinstance(raw, dict):
+        return [f"must be an object with {', '.join(RECORD_FIELDS)}, not {type(raw).__name__}"]
+    problems = [f"missing field {field!r}" for field in RECORD_FIELDS if field not in raw]
+    problems += [f"unknown field {field!r}" for field in raw if field not in RECORD_FIELDS]
+    for field, limit in (("name", MAX_NAME_BYTES), ("version", MAX_VERSION_BYTES)):
+        if field in raw and (problem := _key_problem(raw[field], field, limit)):
+            problems.append(problem)
+    for field in ("endpoint_url", "status"):
+        if field in raw and (not isinstance(raw[field], str) or not raw[field].strip()):
+            problems.append(f"{field} must be a non-empty string")
+    if "ttl" in raw:
+        ttl = raw["ttl"]
+        if isinstance(ttl, bool) or not isinstance(ttl, int):
+            problems.append(f"ttl must be a whole number of seconds, not {json.dumps(ttl)}")
+        elif ttl < 0:
+            problems.append(f"ttl must not be negative, not {ttl}")
+    return problems
+
+
+def _describe(raw: Any, index: int) -> str:
+    if isinstance(raw, dict) and isinstance(raw.get("name"), str) and isinstance(raw.get("version"), str):
+        name = raw["name"] if len(raw["name"]) <= 60 else raw["name"][:57] + "..."
+        return f"record {index} ({name!r} {raw['version'][:30]!r})"
+    return f"record {index}"
+
+
+def parse_records(data: Any) -> list[ServiceRecord]:
+    """Validate every record before anything is written; report all bad ones by position and key."""
+    if not isinstance(data, list):
+        raise InvalidInputError("A services file must hold a JSON list of service objects.")
+    problems: list[str] = []
+    seen: dict[tuple[str, str], int] = {}
+    records: list[ServiceRecord] = []
+    for index, raw in enumerate(data):
+        found = record_problems(raw)
+        if found:
+            problems.append(f"{_describe(raw, index)}: {'; '.join(found)}")
+            continue
+        record = ServiceRecord(**{field: raw[field] for field in RECORD_FIELDS})
+        if record.key in seen:
+            problems.append(f"{_describe(raw, index)}: duplicate of record {seen[record.key]} (same name and version)")
+            continue
+        seen[record.key] = index
+        records.append(record)
+    if problems:
+        raise InvalidInputError(f"{len(problems)} invalid service record(s); nothing was written.", problems)
+    return records
+
+
+def load_records(path: Path) -> list[ServiceRecord]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise InvalidInputError(f"Cannot read {path}: {error.strerror or error}") from None
+    except UnicodeDecodeError:
+        raise InvalidInputError(f"{path} is not UTF-8 text.") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise InvalidInputError(
+            f"{path} is not valid JSON: {error.msg} at line {error.lineno}, column {error.colno}; nothing was written."
+        ) from None
+    return parse_records(data)
+
+
+def records_as_json(records: Iterable[ServiceRecord]) -> list[dict[str, Any]]:
+    return [asdict(record) for record in records]
+
+
+# --- table ---------------------------------------------------------------------------------------------------
+
+
+def describe_table(aws: Aws, table: str) -> TableState:
+    try:
+        info = aws.call("dynamodb", "describe_table", TableName=table)["Table"]
+    except AwsError as error:
+        if error.code == "ResourceNotFoundException":
+            return TableState(name=table, status=None)
+        raise
+    billing = info.get("BillingModeSummary", {}).get("BillingMode", "PROVISIONED")
+    return TableState(
+        name=table, status=info["TableStatus"], item_count=info.get("ItemCount"), arn=info["TableArn"],
+        billing_mode=billing,
+    )
+
+
+def check_key_schema(aws: Aws, table: str) -> None:
+    info = aws.call("dynamodb", "describe_table", TableName=table)["Table"]
+    keys = sorted((k["AttributeName"], k["KeyType"]) for k in info["KeySchema"])
+    if keys != [("name", "HASH"), ("version", "RANGE")]:
+        raise AwsError(
+            f"Table {table!r} exists with a different key schema {keys}; sdcli needs HASH name, RANGE version.",
+            hint="Use --table to pick another table name.",
+        )
+
+
+def create_table(aws: Aws, table: str, billing_mode: str = "PROVISIONED", capacity: int = 10) -> None:
+    params: dict[str, Any] = {
+        "TableName": table, "KeySchema": KEY_SCHEMA, "AttributeDefinitions": ATTRIBUTES, "BillingMode": billing_mode,
+    }
+    if billing_mode == "PROVISIONED":
+        params["ProvisionedThroughput"] = {"ReadCapacityUnits": capacity, "WriteCapacityUnits": capacity}
+    aws.call("dynamodb", "create_table", **params)
+    wait_table_active(aws, table)
+
+
+def wait_table_active(aws: Aws, table: str) -> None:
+    aws.wait("dynamodb", "table_exists", f"table {table} to become ACTIVE", TableName=table)
+
+
+def delete_table(aws: Aws, table: str) -> None:
+    aws.call("dynamodb", "delete_table", TableName=table)
+    aws.wait("dynamodb", "table_not_exists", f"table {table} to be deleted", TableName=table)
+
+
+def require_table(aws: Aws, table: str) -> TableState:
+    state = describe_table(aws, table)
+    if state.status is None:
+        raise NotDeployedError(
+            f"Table {table!r} does not exist.", hint="Create it with `sdcli table create` or `sdcli deploy`."
+        )
+    return state
+
+
+# --- seed ----------------------------------------------------------------------------------------------------
+
+
+def _chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _existing_items(aws: Aws, table: str, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], dict]:
+    """The stored items for these keys, so a re-seed writes only what differs."""
+    found: dict[tuple[str, str], dict] = {}
+    for chunk in _chunks(keys, BATCH_GET_SIZE):
+        request = {table: {"Keys": [{"name": {"S": n}, "version": {"S": v}} for n, v in chunk]}}
+        while request:
+            response = aws.call("dynamodb", "batch_get_item", RequestItems=request)
+            for item in response.get("Responses", {}).get(table, []):
+                found[(item["name"]["S"], item["version"]["S"])] = item
+            request = response.get("UnprocessedKeys") or {}
+    return found
+
+
+def _write_batch(aws: Aws, table: str, items: Sequence[dict]) -> None:
+    request = {table: [{"PutRequest": {"Item": item}} for item in items]}
+    delay = 0.05
+    for _ in range(10):
+        response = aws.call("dynamodb", "batch_write_item", RequestItems=request)
+        request = response.get("UnprocessedItems") or {}
+        if not request:
+            return
+        time.sleep(delay)
+        delay = min(delay * 2, 2)
+    raise AwsError(f"DynamoDB left {len(request[table])} item(s) unprocessed after retries.",
+                   hint="The table is throttling writes; run `sdcli seed` again (it only writes what differs).")
+
+
+def seed(aws: Aws, table: str, records: Sequence[ServiceRecord], workers: int = 4) -> SeedResult:
+    """Write the records that are missing or differ; records already stored as given are left alone."""
+    require_table(aws, table)
+    existing = _existing_items(aws, table, [record.key for record in records])
+    changed = [record.to_item() for record in records if existing.get(record.key) != record.to_item()]
+    batches = list(_chunks(changed, BATCH_WRITE_SIZE))
+    if len(batches) <= 1:
+        for batch in batches:
+            _write_batch(aws, table, batch)
+    else:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            for future in [pool.submit(_write_batch, aws, table, batch) for batch in batches]:
+                future.result()
+    return SeedResult(written=len(changed), unchanged=len(records) - len(changed), total=len(records))
