@@ -104,9 +104,7 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
         name = _key_part(event, "service_name", "serviceName", MAX_NAME_BYTES)
         version = _key_part(event, "service_version", "serviceVersion", MAX_VERSION_BYTES)
         try:
-            response = _dynamodb.get_item(
-                TableName=TABLE_NAME, Key={"name": {"S": name}, "version": {"S": version}}
-            )
+            response = _dynamodb.get_item(TableName=TABLE_NAME, Key={"name": {"S": name}, "version": {"S": version}})
         except ClientError as error:
             code = error.response.get("Error", {}).get("Code", "Unknown")
             if code == "ValidationException":

@@ -121,7 +121,9 @@ def overwrite_api(aws: Aws, api_id: str, spec: RenderedSpec) -> None:
     current = aws.call("apigateway", "get_rest_api", restApiId=api_id)
     if current.get("description") != spec.description:
         aws.call(
-            "apigateway", "update_rest_api", restApiId=api_id,
+            "apigateway",
+            "update_rest_api",
+            restApiId=api_id,
             patchOperations=[{"op": "replace", "path": "/description", "value": spec.description}],
         )
 

@@ -77,9 +77,7 @@ class Aws:
 
     def client(self, service: str) -> Any:
         if service not in self._clients:
-            self._clients[service] = self._session.client(
-                service, endpoint_url=self.endpoint_url, config=self._config
-            )
+            self._clients[service] = self._session.client(service, endpoint_url=self.endpoint_url, config=self._config)
         return self._clients[service]
 
     def call(self, service: str, operation: str, **params: Any) -> dict[str, Any]:
@@ -110,7 +108,9 @@ class Aws:
                 WaiterConfig={"Delay": delay, "MaxAttempts": attempts}, **params
             )
         except botocore.exceptions.WaiterError as error:
-            raise AwsError(f"Gave up waiting for {what}: {error.last_response.get('Error', {}).get('Message') or error}") from None
+            raise AwsError(
+                f"Gave up waiting for {what}: {error.last_response.get('Error', {}).get('Message') or error}"
+            ) from None
         except botocore.exceptions.BotoCoreError as error:
             raise self._botocore_error(service, error) from None
 

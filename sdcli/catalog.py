@@ -18,7 +18,10 @@ MAX_VERSION_BYTES = 1024  # DynamoDB's sort-key limit
 RECORD_FIELDS = ("name", "version", "endpoint_url", "ttl", "status")
 BILLING_MODES = ("PROVISIONED", "PAY_PER_REQUEST")
 KEY_SCHEMA = [{"AttributeName": "name", "KeyType": "HASH"}, {"AttributeName": "version", "KeyType": "RANGE"}]
-ATTRIBUTES = [{"AttributeName": "name", "AttributeType": "S"}, {"AttributeName": "version", "AttributeType": "S"}]
+ATTRIBUTES = [
+    {"AttributeName": "name", "AttributeType": "S"},
+    {"AttributeName": "version", "AttributeType": "S"},
+]
 BATCH_GET_SIZE = 100  # BatchGetItem's limit
 BATCH_WRITE_SIZE = 25  # BatchWriteItem's limit
 
@@ -167,7 +170,10 @@ def describe_table(aws: Aws, table: str) -> TableState:
         raise
     billing = info.get("BillingModeSummary", {}).get("BillingMode", "PROVISIONED")
     return TableState(
-        name=table, status=info["TableStatus"], item_count=info.get("ItemCount"), arn=info["TableArn"],
+        name=table,
+        status=info["TableStatus"],
+        item_count=info.get("ItemCount"),
+        arn=info["TableArn"],
         billing_mode=billing,
     )
 
@@ -184,7 +190,10 @@ def check_key_schema(aws: Aws, table: str) -> None:
 
 def create_table(aws: Aws, table: str, billing_mode: str = "PROVISIONED", capacity: int = 10) -> None:
     params: dict[str, Any] = {
-        "TableName": table, "KeySchema": KEY_SCHEMA, "AttributeDefinitions": ATTRIBUTES, "BillingMode": billing_mode,
+        "TableName": table,
+        "KeySchema": KEY_SCHEMA,
+        "AttributeDefinitions": ATTRIBUTES,
+        "BillingMode": billing_mode,
     }
     if billing_mode == "PROVISIONED":
         params["ProvisionedThroughput"] = {"ReadCapacityUnits": capacity, "WriteCapacityUnits": capacity}
@@ -241,8 +250,10 @@ def _write_batch(aws: Aws, table: str, items: Sequence[dict]) -> None:
             return
         time.sleep(delay)
         delay = min(delay * 2, 2)
-    raise AwsError(f"DynamoDB left {len(request[table])} item(s) unprocessed after retries.",
-                   hint="The table is throttling writes; run `sdcli seed` again (it only writes what differs).")
+    raise AwsError(
+        f"DynamoDB left {len(request[table])} item(s) unprocessed after retries.",
+        hint="The table is throttling writes; run `sdcli seed` again (it only writes what differs).",
+    )
 
 
 def seed(aws: Aws, table: str, records: Sequence[ServiceRecord], workers: int = 4) -> SeedResult:

@@ -6,8 +6,10 @@ need them, so ``sdcli --help`` and ``sdcli lookup --api-url ...`` stay light.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
+import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
@@ -32,7 +34,7 @@ from sdcli.errors import EXIT_FAILURE, EXIT_INTERRUPTED, InvalidInputError, NotD
 
 if TYPE_CHECKING:
     from sdcli.aws import Aws
-    from sdcli.deploy import Step, StepResult
+    from sdcli.deploy import Step
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 110}
 
@@ -60,31 +62,99 @@ def _spinner(text: str) -> Iterator[None]:
         yield
 
 
-@click.group(context_settings=CONTEXT_SETTINGS)
+class SdcliGroup(click.Group):
+    """Turns expected failures into one clear line (two with a hint) and their documented exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except SdcliError as error:
+            if _debug(ctx):
+                traceback.print_exc()
+            render.error(error.message, error.hint, getattr(error, "problems", None))
+            raise click.exceptions.Exit(error.exit_code) from None
+        except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
+            raise
+        except KeyboardInterrupt:
+            sys.stderr.write("Interrupted.\n")
+            raise click.exceptions.Exit(EXIT_INTERRUPTED) from None
+        except Exception as error:  # a bug, not an expected failure: still one line unless --debug
+            if _debug(ctx):
+                raise
+            render.error(
+                f"Unexpected {type(error).__name__}: {error}",
+                "Run again with --debug for the traceback, and please report it.",
+            )
+            raise click.exceptions.Exit(EXIT_FAILURE) from None
+
+
+def _debug(ctx: click.Context) -> bool:
+    settings = ctx.find_object(Settings)
+    return bool(settings.debug) if settings else os.environ.get("SDCLI_DEBUG", "").lower() in ("1", "true")
+
+
+@click.group(cls=SdcliGroup, context_settings=CONTEXT_SETTINGS)
 @click.version_option(__version__, "--version", prog_name="sdcli")
 @click.option("--region", envvar="SDCLI_REGION", default=DEFAULT_REGION, show_default=True, help="AWS region.")
 @click.option("--profile", envvar="SDCLI_PROFILE", help="AWS shared-config profile.")
-@click.option("--endpoint-url", envvar="SDCLI_ENDPOINT_URL",
-              help="Any AWS-compatible endpoint (LocalStack, the sdcli local stack) for every service.")
+@click.option(
+    "--endpoint-url",
+    envvar="SDCLI_ENDPOINT_URL",
+    help="Any AWS-compatible endpoint (LocalStack, the sdcli local stack) for every service.",
+)
 @click.option("--local", is_flag=True, envvar="SDCLI_LOCAL", help="Target the running sdcli local stack.")
 @click.option("--table", envvar="SDCLI_TABLE", default=DEFAULT_TABLE, show_default=True, help="DynamoDB table.")
-@click.option("--function", "function_name", envvar="SDCLI_FUNCTION", default=DEFAULT_FUNCTION,
-              show_default=True, help="Lambda function.")
+@click.option(
+    "--function",
+    "function_name",
+    envvar="SDCLI_FUNCTION",
+    default=DEFAULT_FUNCTION,
+    show_default=True,
+    help="Lambda function.",
+)
 @click.option("--api", envvar="SDCLI_API", default=DEFAULT_API, show_default=True, help="REST API name.")
 @click.option("--stage", envvar="SDCLI_STAGE", default=DEFAULT_STAGE, show_default=True, help="API stage.")
-@click.option("--output", "-o", envvar="SDCLI_OUTPUT", type=click.Choice(["table", "json"]), default="table",
-              show_default=True, help="Human-readable tables or JSON for scripts.")
+@click.option(
+    "--output",
+    "-o",
+    envvar="SDCLI_OUTPUT",
+    type=click.Choice(["table", "json"]),
+    default="table",
+    show_default=True,
+    help="Human-readable tables or JSON for scripts.",
+)
 @click.option("--debug", is_flag=True, envvar="SDCLI_DEBUG", help="Show tracebacks and AWS calls.")
 @click.pass_context
-def cli(ctx: click.Context, region: str, profile: str | None, endpoint_url: str | None, local: bool, table: str,
-        function_name: str, api: str, stage: str, output: str, debug: bool) -> None:
+def cli(
+    ctx: click.Context,
+    region: str,
+    profile: str | None,
+    endpoint_url: str | None,
+    local: bool,
+    table: str,
+    function_name: str,
+    api: str,
+    stage: str,
+    output: str,
+    debug: bool,
+) -> None:
     """Deploy, seed and query a serverless service-discovery catalog (DynamoDB + Lambda + API Gateway).
 
     Run against AWS with your usual credentials, against any AWS-compatible endpoint with --endpoint-url, or
     against the embedded local stack with --local (start it with `sdcli local start --detach`).
     """
-    ctx.obj = Settings(region=region, profile=profile, endpoint_url=endpoint_url, local=local, table=table,
-                       function=function_name, api=api, stage=stage, output=output, debug=debug)
+    ctx.obj = Settings(
+        region=region,
+        profile=profile,
+        endpoint_url=endpoint_url,
+        local=local,
+        table=table,
+        function=function_name,
+        api=api,
+        stage=stage,
+        output=output,
+        debug=debug,
+    )
 
 
 # --- table / seed / package ------------------------------------------------------------------------------------
@@ -96,8 +166,13 @@ def table_group() -> None:
 
 
 @table_group.command("create")
-@click.option("--billing-mode", type=click.Choice(["PROVISIONED", "PAY_PER_REQUEST"]), default="PROVISIONED",
-              show_default=True, help="PROVISIONED is 10 read / 10 write capacity units.")
+@click.option(
+    "--billing-mode",
+    type=click.Choice(["PROVISIONED", "PAY_PER_REQUEST"]),
+    default="PROVISIONED",
+    show_default=True,
+    help="PROVISIONED is 10 read / 10 write capacity units.",
+)
 def table_create(billing_mode: str) -> None:
     """Create the table (HASH name, RANGE version) and wait until it is ACTIVE."""
     from sdcli import catalog
@@ -115,8 +190,12 @@ def table_create(billing_mode: str) -> None:
 
 
 @cli.command()
-@click.option("--file", "file_", type=click.Path(path_type=Path, dir_okay=False),
-              help="JSON list of services (name, version, endpoint_url, ttl, status). Default: the two examples.")
+@click.option(
+    "--file",
+    "file_",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="JSON list of services (name, version, endpoint_url, ttl, status). Default: the two examples.",
+)
 def seed(file_: Path | None) -> None:
     """Write services to the catalog; records already stored as given are left alone."""
     from sdcli import catalog
@@ -128,15 +207,20 @@ def seed(file_: Path | None) -> None:
     if _json_mode():
         render.emit_json({"table": settings.table, **asdict(result)})
         return
-    render.message(f"Seeded {settings.table}: {result.written} written, {result.unchanged} unchanged "
-                   f"({result.total} in all).")
+    render.message(
+        f"Seeded {settings.table}: {result.written} written, {result.unchanged} unchanged ({result.total} in all)."
+    )
 
 
 @cli.command()
-@click.option("--source", type=click.Path(path_type=Path, file_okay=False), default=DEFAULT_SOURCE_DIR,
-              show_default="lambda_src/", help="Folder with the function's code.")
-@click.option("--out", "out_file", type=click.Path(path_type=Path, dir_okay=False),
-              help="Also write the zip here.")
+@click.option(
+    "--source",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=DEFAULT_SOURCE_DIR,
+    show_default="lambda_src/",
+    help="Folder with the function's code.",
+)
+@click.option("--out", "out_file", type=click.Path(path_type=Path, dir_okay=False), help="Also write the zip here.")
 def package(source: Path, out_file: Path | None) -> None:
     """Build the deterministic deployment zip and print its SHA-256."""
     from sdcli.package import build_package
@@ -148,12 +232,26 @@ def package(source: Path, out_file: Path | None) -> None:
         except OSError as error:
             raise SdcliError(f"Cannot write {out_file}: {error.strerror or error}") from None
     if _json_mode():
-        render.emit_json({"sha256": built.sha256_hex, "code_sha256": built.code_sha256, "size": built.size,
-                          "files": list(built.files), "path": str(out_file) if out_file else None})
+        render.emit_json(
+            {
+                "sha256": built.sha256_hex,
+                "code_sha256": built.code_sha256,
+                "size": built.size,
+                "files": list(built.files),
+                "path": str(out_file) if out_file else None,
+            }
+        )
         return
-    render.key_values("Lambda package", [("sha256", built.sha256_hex), ("CodeSha256", built.code_sha256),
-                                         ("size", f"{built.size} bytes"), ("files", ", ".join(built.files)),
-                                         *([("written to", str(out_file))] if out_file else [])])
+    render.key_values(
+        "Lambda package",
+        [
+            ("sha256", built.sha256_hex),
+            ("CodeSha256", built.code_sha256),
+            ("size", f"{built.size} bytes"),
+            ("files", ", ".join(built.files)),
+            *([("written to", str(out_file))] if out_file else []),
+        ],
+    )
 
 
 # --- deploy ------------------------------------------------------------------------------------------------------
@@ -165,42 +263,41 @@ def _deploy_inputs(source: Path, spec: Path, billing_mode: str = "PROVISIONED") 
     return DeployInputs(source_dir=source, spec_file=spec, billing_mode=billing_mode)
 
 
-def _run_plan(plan: list[Step], dry_run: bool, title: str) -> dict[str, Any]:
+def _run_plan(plan: list[Step], dry_run: bool) -> tuple[list[tuple[str, str, str, str]], dict[str, Any]]:
+    """Execute (or, dry run, only list) a plan; the rows say what happened to each resource."""
     from sdcli.deploy import execute
 
     if dry_run:
-        rows = [(s.resource, s.name, s.action.value, s.detail) for s in plan]
-        _report(rows, title=f"{title} plan (dry run: nothing changed)")
-        return {}
+        return [(s.resource, s.name, s.action.value, s.detail) for s in plan], {}
     status = render.error_console().status("") if not _json_mode() and sys.stderr.isatty() else None
 
     def progress(step: Step) -> None:
         if status is not None and step.mutates:
             status.update(f"{step.action.value.capitalize()} {step.resource} {step.name}...")
 
-    if status is not None:
-        with status:
-            results, outputs = execute(plan, progress)
-    else:
+    with status if status is not None else contextlib.nullcontext():
         results, outputs = execute(plan, progress)
-    _report_results(results, title)
-    return outputs
-
-
-def _report_results(results: list[StepResult], title: str) -> None:
-    _report([(r.resource, r.name, r.action.past_tense, r.detail) for r in results], title=title)
+    return [(r.resource, r.name, r.action.past_tense, r.detail) for r in results], outputs
 
 
 def _report(rows: list[tuple[str, str, str, str]], title: str | None = None, extra: dict | None = None) -> None:
+    """One table (or one JSON document) per command: the resources, then any extra fields."""
     if _json_mode():
-        render.emit_json({"resources": [{"resource": r, "name": n, "action": a, "detail": d} for r, n, a, d in rows],
-                          **(extra or {})})
+        render.emit_json(
+            {
+                "resources": [{"resource": r, "name": n, "action": a, "detail": d} for r, n, a, d in rows],
+                **(extra or {}),
+            }
+        )
         return
-    render.table(title, ["resource", "name", "action", "detail"], [list(row) for row in rows],
-                 styles={2: render.action_style})
-    if extra:
-        for key, value in extra.items():
-            render.console().print(f"{key}: {value}")
+    render.table(
+        title,
+        ["resource", "name", "action", "detail"],
+        [list(row) for row in rows],
+        styles={2: render.action_style},
+    )
+    for key, value in (extra or {}).items():
+        render.console().print(f"{key.replace('_', ' ').capitalize()}: {value}")
 
 
 def _filtered(plan: list[Step], resources: set[str]) -> list[Step]:
@@ -213,17 +310,32 @@ def _stage_url(aws: Aws, settings: Settings, api_id: str) -> str:
     return invoke_url(api_id, settings.stage, aws.region, aws.endpoint_url)
 
 
-source_option = click.option("--source", type=click.Path(path_type=Path, file_okay=False), default=DEFAULT_SOURCE_DIR,
-                             show_default="lambda_src/", help="Folder with the function's code.")
-spec_option = click.option("--spec", type=click.Path(path_type=Path, dir_okay=False), default=DEFAULT_SPEC_FILE,
-                           show_default="swagger/catalog_service.json", help="OpenAPI 3.0 document of the API.")
+source_option = click.option(
+    "--source",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=DEFAULT_SOURCE_DIR,
+    show_default="lambda_src/",
+    help="Folder with the function's code.",
+)
+spec_option = click.option(
+    "--spec",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=DEFAULT_SPEC_FILE,
+    show_default="swagger/catalog_service.json",
+    help="OpenAPI 3.0 document of the API.",
+)
 
 
 @cli.command()
 @source_option
 @spec_option
-@click.option("--billing-mode", type=click.Choice(["PROVISIONED", "PAY_PER_REQUEST"]), default="PROVISIONED",
-              show_default=True, help="For a table deploy creates.")
+@click.option(
+    "--billing-mode",
+    type=click.Choice(["PROVISIONED", "PAY_PER_REQUEST"]),
+    default="PROVISIONED",
+    show_default=True,
+    help="For a table deploy creates.",
+)
 @click.option("--dry-run", is_flag=True, help="Print the plan; change nothing.")
 def deploy(source: Path, spec: Path, billing_mode: str, dry_run: bool) -> None:
     """Table, role, function, API, invoke permission and stage: create or update only what differs."""
@@ -233,18 +345,24 @@ def deploy(source: Path, spec: Path, billing_mode: str, dry_run: bool) -> None:
     aws, settings = _aws(), _settings()
     with _spinner("Planning..."):
         plan = plan_deploy(aws, settings, _deploy_inputs(source, spec, billing_mode))
-    outputs = _run_plan(plan, dry_run, "Deploy")
+    rows, outputs = _run_plan(plan, dry_run)
     if dry_run:
+        _report(rows, "Deploy plan (dry run: nothing changed)", {"dry_run": True} if _json_mode() else None)
         return
     api_id = outputs.get("api_id") or find_api(aws, settings.api).api_id
-    url = _stage_url(aws, settings, api_id)
     mutating = len(aws.mutating_calls)
-    if _json_mode():
-        render.emit_json({"url": url, "api_id": api_id, "stage": settings.stage, "mutating_calls": mutating})
-    else:
-        render.console().print(f"Invoke URL: {url}")
-        if mutating == 0:
-            render.message("Everything was up to date; no changes made.")
+    _report(
+        rows,
+        "Deploy",
+        {
+            "invoke_url": _stage_url(aws, settings, api_id),
+            "api_id": api_id,
+            "stage": settings.stage,
+            "mutating_calls": mutating,
+        },
+    )
+    if mutating == 0 and not _json_mode():
+        render.message("Everything was up to date; no changes made.")
 
 
 @cli.group("function")
@@ -262,10 +380,13 @@ def function_deploy(source: Path, dry_run: bool) -> None:
 
     aws, settings = _aws(), _settings()
     plan = _filtered(plan_deploy(aws, settings, _deploy_inputs(source, DEFAULT_SPEC_FILE)), {"role", "function"})
-    _run_plan(plan, dry_run, "Function")
-    if not dry_run:
-        state = describe_function(aws, settings.function)
-        _print_fields({"function_arn": state.arn, "code_sha256": state.code_sha256})
+    rows, _ = _run_plan(plan, dry_run)
+    state = None if dry_run else describe_function(aws, settings.function)
+    _report(
+        rows,
+        "Function plan (dry run: nothing changed)" if dry_run else "Function",
+        None if state is None else {"function_arn": state.arn, "code_sha256": state.code_sha256},
+    )
 
 
 @cli.group("api")
@@ -284,13 +405,17 @@ def api_push(spec: Path, dry_run: bool) -> None:
     plan = plan_deploy(aws, settings, _deploy_inputs(DEFAULT_SOURCE_DIR, spec))
     function_step = next(step for step in plan if step.resource == "function")
     if function_step.action.value == "create":
-        raise NotDeployedError(f"Function {settings.function!r} does not exist yet.",
-                               hint="Deploy it first: `sdcli function deploy` (or `sdcli deploy` for everything).")
-    outputs = _run_plan(_filtered(plan, {"api", "permission"}), dry_run, "API")
-    if not dry_run:
-        from sdcli.api import find_api
+        raise NotDeployedError(
+            f"Function {settings.function!r} does not exist yet.",
+            hint="Deploy it first: `sdcli function deploy` (or `sdcli deploy` for everything).",
+        )
+    rows, outputs = _run_plan(_filtered(plan, {"api", "permission"}), dry_run)
+    if dry_run:
+        _report(rows, "API plan (dry run: nothing changed)")
+        return
+    from sdcli.api import find_api
 
-        _print_fields({"api_id": outputs.get("api_id") or find_api(aws, settings.api).api_id})
+    _report(rows, "API", {"api_id": outputs.get("api_id") or find_api(aws, settings.api).api_id})
 
 
 @api_group.command("deploy")
@@ -311,8 +436,8 @@ def api_deploy(spec: Path, force: bool) -> None:
         digest = api.spec_digest
         step.action, step.detail = Action.UPDATE, "forced"
         step.run = lambda out: api_ops.deploy_stage(aws, api.api_id, settings.stage, digest)
-    _run_plan(plan, False, "Stage")
-    _print_fields({"url": _stage_url(aws, settings, api.api_id)})
+    rows, _ = _run_plan(plan, False)
+    _report(rows, "Stage", {"invoke_url": _stage_url(aws, settings, api.api_id)})
 
 
 def _print_fields(fields: dict[str, Any]) -> None:
@@ -329,8 +454,11 @@ def _print_fields(fields: dict[str, Any]) -> None:
 @cli.command()
 @click.argument("name")
 @click.argument("version")
-@click.option("--api-url", envvar="SDCLI_API_URL",
-              help="The stage's invoke URL. Default: resolved from the deployed API and --stage.")
+@click.option(
+    "--api-url",
+    envvar="SDCLI_API_URL",
+    help="The stage's invoke URL. Default: resolved from the deployed API and --stage.",
+)
 @click.option("--timeout", type=click.FloatRange(min=0.1), default=10.0, show_default=True, help="Seconds.")
 def lookup(name: str, version: str, api_url: str | None, timeout: float) -> None:
     """Look up a service's endpoint by NAME and VERSION (exit 3 when the catalog has no such service)."""
@@ -342,8 +470,11 @@ def lookup(name: str, version: str, api_url: str | None, timeout: float) -> None
     if _json_mode():
         render.emit_json(record.as_json())
         return
-    render.table(f"{name} {version}", ["endpoint URL", "TTL", "status"],
-                 [[record.endpoint_url, record.ttl, record.status]])
+    render.table(
+        f"{name} {version}",
+        ["endpoint URL", "TTL", "status"],
+        [[record.endpoint_url, record.ttl, record.status]],
+    )
 
 
 def _resolve_api_url() -> str:
@@ -352,8 +483,9 @@ def _resolve_api_url() -> str:
     aws, settings = _aws(), _settings()
     api = find_api(aws, settings.api)
     if api.api_id is None:
-        raise NotDeployedError(f"No REST API named {settings.api!r} is deployed.",
-                               hint="Run `sdcli deploy`, or pass --api-url.")
+        raise NotDeployedError(
+            f"No REST API named {settings.api!r} is deployed.", hint="Run `sdcli deploy`, or pass --api-url."
+        )
     return _stage_url(aws, settings, api.api_id)
 
 
@@ -367,8 +499,12 @@ def status() -> None:
     if _json_mode():
         render.emit_json(report.as_json())
         return
-    render.table("Deployment", ["resource", "name", "state", "detail"], [list(row) for row in report.rows()],
-                 styles={2: lambda state: "green" if state in ("ACTIVE", "Active", "deployed") else "red"})
+    render.table(
+        "Deployment",
+        ["resource", "name", "state", "detail"],
+        [list(row) for row in report.rows()],
+        styles={2: lambda state: "green" if state in ("ACTIVE", "Active", "deployed") else "red"},
+    )
     if report.url:
         render.console().print(f"Invoke URL: {report.url}")
 
@@ -386,7 +522,8 @@ def destroy(yes: bool, dry_run: bool) -> None:
         if not sys.stdin.isatty():
             raise InvalidInputError("destroy deletes the catalog and its data; pass --yes to confirm.")
         click.confirm(f"Delete the API, function, role and table {settings.table!r} with its items?", abort=True)
-    _run_plan(plan, dry_run, "Destroy")
+    rows, _ = _run_plan(plan, dry_run)
+    _report(rows, "Destroy plan (dry run: nothing changed)" if dry_run else "Destroy")
 
 
 # --- local stack -----------------------------------------------------------------------------------------------
@@ -398,8 +535,14 @@ def local_group() -> None:
 
 
 @local_group.command("start")
-@click.option("--port", type=click.IntRange(0, 65535), default=DEFAULT_LOCAL_PORT, show_default=True,
-              envvar="SDCLI_LOCAL_PORT", help="Port on 127.0.0.1; 0 picks a free one.")
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=DEFAULT_LOCAL_PORT,
+    show_default=True,
+    envvar="SDCLI_LOCAL_PORT",
+    help="Port on 127.0.0.1; 0 picks a free one.",
+)
 @click.option("--detach", "-d", is_flag=True, help="Run in the background and return once it answers.")
 def local_start(port: int, detach: bool) -> None:
     """Start the local stack on 127.0.0.1 (foreground until Ctrl-C, or --detach)."""
@@ -409,8 +552,12 @@ def local_start(port: int, detach: bool) -> None:
         state = control.start_detached(port)
         _print_fields({"endpoint": state["endpoint"], "pid": state["pid"], "log": state.get("log")})
         return
-    control.run_foreground(port, on_ready=lambda endpoint: render.message(
-        f"Local stack listening on {endpoint} (Ctrl-C to stop). Use `sdcli --local ...` from another shell."))
+    control.run_foreground(
+        port,
+        on_ready=lambda endpoint: render.message(
+            f"Local stack listening on {endpoint} (Ctrl-C to stop). Use `sdcli --local ...` from another shell."
+        ),
+    )
 
 
 @local_group.command("stop")
@@ -444,35 +591,6 @@ def local_status() -> None:
 # --- entry point -----------------------------------------------------------------------------------------------
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Run the CLI; expected failures become one clear line and a documented exit code."""
-    debug = "--debug" in (argv if argv is not None else sys.argv[1:]) or os.environ.get("SDCLI_DEBUG") in ("1", "true")
-    try:
-        cli.main(args=argv, prog_name="sdcli", standalone_mode=False)
-    except click.exceptions.Abort:
-        sys.stderr.write("Aborted.\n")
-        sys.exit(EXIT_INTERRUPTED)
-    except click.ClickException as error:
-        error.show()
-        sys.exit(error.exit_code)
-    except click.exceptions.Exit as error:
-        sys.exit(error.exit_code)
-    except SdcliError as error:
-        if debug:
-            import traceback
-
-            traceback.print_exc()
-        render.error(error.message, error.hint, getattr(error, "problems", None))
-        sys.exit(error.exit_code)
-    except KeyboardInterrupt:
-        sys.stderr.write("Interrupted.\n")
-        sys.exit(EXIT_INTERRUPTED)
-    except BrokenPipeError:
-        sys.exit(EXIT_FAILURE)
-    except Exception as error:  # a bug, not an expected failure: still one line unless --debug
-        if debug:
-            raise
-        render.error(f"Unexpected {type(error).__name__}: {error}", "Run again with --debug for the traceback, "
-                     "and please report it.")
-        sys.exit(EXIT_FAILURE)
-
+def main() -> None:
+    """The console-script entry point."""
+    cli(prog_name="sdcli")

@@ -22,7 +22,7 @@ DEFAULT_LOCAL_PORT = 4566
 
 # The local stack accepts any credentials; these are what the AWS docs and LocalStack use as dummies.
 LOCAL_ACCESS_KEY = "test"
-LOCAL_SECRET_KEY = "test"  # noqa: S105 - a documented dummy, not a secret
+LOCAL_SECRET_KEY = "test"
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SOURCE_DIR = PROJECT_ROOT / "lambda_src"

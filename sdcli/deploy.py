@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,7 @@ from sdcli.config import Settings
 from sdcli.package import build_package
 
 
-class Action(str, Enum):
+class Action(StrEnum):
     CREATE = "create"
     UPDATE = "update"
     UNCHANGED = "unchanged"
@@ -90,8 +90,15 @@ def plan_deploy(aws: Aws, settings: Settings, inputs: DeployInputs) -> list[Step
     table = catalog.describe_table(aws, settings.table)
     table_arn = table.arn or f"arn:aws:dynamodb:{region}:{account}:table/{settings.table}"
     if table.status is None:
-        steps.append(Step("table", settings.table, Action.CREATE, f"{inputs.billing_mode.lower()} capacity",
-                          lambda out: catalog.create_table(aws, settings.table, inputs.billing_mode)))
+        steps.append(
+            Step(
+                "table",
+                settings.table,
+                Action.CREATE,
+                f"{inputs.billing_mode.lower()} capacity",
+                lambda out: catalog.create_table(aws, settings.table, inputs.billing_mode),
+            )
+        )
     else:
         catalog.check_key_schema(aws, settings.table)
         steps.append(Step("table", settings.table, Action.UNCHANGED, table.status))
@@ -109,8 +116,15 @@ def plan_deploy(aws: Aws, settings: Settings, inputs: DeployInputs) -> list[Step
 
         steps.append(Step("role", role, Action.CREATE, "dynamodb:GetItem on the table, own log group", create_role))
     elif fn.get_role_policy(aws, role) != policy:
-        steps.append(Step("role", role, Action.UPDATE, "policy differs",
-                          lambda out: fn.put_role_policy(aws, role, policy)))
+        steps.append(
+            Step(
+                "role",
+                role,
+                Action.UPDATE,
+                "policy differs",
+                lambda out: fn.put_role_policy(aws, role, policy),
+            )
+        )
     else:
         steps.append(Step("role", role, Action.UNCHANGED))
 
@@ -120,9 +134,15 @@ def plan_deploy(aws: Aws, settings: Settings, inputs: DeployInputs) -> list[Step
     function = fn.describe_function(aws, settings.function)
     function_arn = function.arn or f"arn:aws:lambda:{region}:{account}:function:{settings.function}"
     if function.arn is None:
-        steps.append(Step("function", settings.function, Action.CREATE, f"code {package.sha256_hex[:12]}",
-                          lambda out: _set(out, "function_arn",
-                                           fn.create_function(aws, settings.function, package, desired))))
+        steps.append(
+            Step(
+                "function",
+                settings.function,
+                Action.CREATE,
+                f"code {package.sha256_hex[:12]}",
+                lambda out: _set(out, "function_arn", fn.create_function(aws, settings.function, package, desired)),
+            )
+        )
     else:
         changes = []
         if function.code_sha256 != package.code_sha256:
@@ -130,6 +150,7 @@ def plan_deploy(aws: Aws, settings: Settings, inputs: DeployInputs) -> list[Step
         drift = fn.configuration_drift(function.configuration or {}, desired)
         changes += drift
         if changes:
+
             def update_function(out: Outputs) -> None:
                 if drift:
                     fn.update_function_configuration(aws, settings.function, desired)
@@ -144,13 +165,27 @@ def plan_deploy(aws: Aws, settings: Settings, inputs: DeployInputs) -> list[Step
     spec = api_ops.render_spec(api_ops.load_spec(inputs.spec_file), settings.api, function_arn, region)
     api = api_ops.find_api(aws, settings.api)
     if api.api_id is None:
-        steps.append(Step("api", settings.api, Action.CREATE, f"spec {spec.digest}",
-                          lambda out: _set(out, "api_id", api_ops.import_api(aws, spec))))
+        steps.append(
+            Step(
+                "api",
+                settings.api,
+                Action.CREATE,
+                f"spec {spec.digest}",
+                lambda out: _set(out, "api_id", api_ops.import_api(aws, spec)),
+            )
+        )
     else:
         api_id = api.api_id
         if api.spec_digest != spec.digest:
-            steps.append(Step("api", settings.api, Action.UPDATE, f"spec {api.spec_digest} -> {spec.digest}",
-                              lambda out: api_ops.overwrite_api(aws, api_id, spec)))
+            steps.append(
+                Step(
+                    "api",
+                    settings.api,
+                    Action.UPDATE,
+                    f"spec {api.spec_digest} -> {spec.digest}",
+                    lambda out: api_ops.overwrite_api(aws, api_id, spec),
+                )
+            )
         else:
             steps.append(Step("api", settings.api, Action.UNCHANGED, f"spec {spec.digest}"))
         steps[-1].detail += f" (id {api_id})"
@@ -160,8 +195,15 @@ def plan_deploy(aws: Aws, settings: Settings, inputs: DeployInputs) -> list[Step
 
     # Invoke permission, scoped to this API
     if api.api_id is None:
-        steps.append(Step("permission", "apigateway invoke", Action.CREATE, "scoped to the new API",
-                          lambda out: _grant(aws, settings.function, region, account, api_id_of(out))))
+        steps.append(
+            Step(
+                "permission",
+                "apigateway invoke",
+                Action.CREATE,
+                "scoped to the new API",
+                lambda out: _grant(aws, settings.function, region, account, api_id_of(out)),
+            )
+        )
     else:
         statement = fn.permission_statement_id(api.api_id)
         expected = fn.invoke_source_arn(region, account, api.api_id)
@@ -169,18 +211,39 @@ def plan_deploy(aws: Aws, settings: Settings, inputs: DeployInputs) -> list[Step
         if current == expected:
             steps.append(Step("permission", "apigateway invoke", Action.UNCHANGED, expected))
         else:
-            steps.append(Step("permission", "apigateway invoke", Action.CREATE if current is None else Action.UPDATE,
-                              expected, lambda out: _grant(aws, settings.function, region, account, api.api_id,
-                                                           replace=current is not None)))
+            steps.append(
+                Step(
+                    "permission",
+                    "apigateway invoke",
+                    Action.CREATE if current is None else Action.UPDATE,
+                    expected,
+                    lambda out: _grant(
+                        aws, settings.function, region, account, api.api_id, replace=current is not None
+                    ),
+                )
+            )
 
     # Stage
-    stage = api_ops.StageState(settings.stage, exists=False) if api.api_id is None else api_ops.describe_stage(
-        aws, api.api_id, settings.stage)
+    stage = (
+        api_ops.StageState(settings.stage, exists=False)
+        if api.api_id is None
+        else api_ops.describe_stage(aws, api.api_id, settings.stage)
+    )
     if not stage.exists or stage.spec_digest != spec.digest:
         action = Action.CREATE if not stage.exists else Action.UPDATE
-        steps.append(Step("stage", settings.stage, action, f"deploy spec {spec.digest}",
-                          lambda out: _set(out, "deployment_id",
-                                           api_ops.deploy_stage(aws, api_id_of(out), settings.stage, spec.digest))))
+        steps.append(
+            Step(
+                "stage",
+                settings.stage,
+                action,
+                f"deploy spec {spec.digest}",
+                lambda out: _set(
+                    out,
+                    "deployment_id",
+                    api_ops.deploy_stage(aws, api_id_of(out), settings.stage, spec.digest),
+                ),
+            )
+        )
     else:
         steps.append(Step("stage", settings.stage, Action.UNCHANGED, f"deployment {stage.deployment_id}"))
 
@@ -200,14 +263,28 @@ def plan_destroy(aws: Aws, settings: Settings) -> list[Step]:
     api = api_ops.find_api(aws, settings.api)
     if api.api_id:
         api_id = api.api_id
-        steps.append(Step("api", settings.api, Action.DELETE, f"id {api_id} and its stages",
-                          lambda out: api_ops.delete_api(aws, api_id)))
+        steps.append(
+            Step(
+                "api",
+                settings.api,
+                Action.DELETE,
+                f"id {api_id} and its stages",
+                lambda out: api_ops.delete_api(aws, api_id),
+            )
+        )
     else:
         steps.append(Step("api", settings.api, Action.ABSENT))
     function = fn.describe_function(aws, settings.function)
     if function.arn:
-        steps.append(Step("function", settings.function, Action.DELETE, "and its invoke permissions",
-                          lambda out: fn.delete_function(aws, settings.function)))
+        steps.append(
+            Step(
+                "function",
+                settings.function,
+                Action.DELETE,
+                "and its invoke permissions",
+                lambda out: fn.delete_function(aws, settings.function),
+            )
+        )
     else:
         steps.append(Step("function", settings.function, Action.ABSENT))
     role = fn.role_name(settings.function)
@@ -217,8 +294,15 @@ def plan_destroy(aws: Aws, settings: Settings) -> list[Step]:
         steps.append(Step("role", role, Action.ABSENT))
     table = catalog.describe_table(aws, settings.table)
     if table.status is not None:
-        steps.append(Step("table", settings.table, Action.DELETE, f"{table.item_count or 0} item(s)",
-                          lambda out: catalog.delete_table(aws, settings.table)))
+        steps.append(
+            Step(
+                "table",
+                settings.table,
+                Action.DELETE,
+                f"{table.item_count or 0} item(s)",
+                lambda out: catalog.delete_table(aws, settings.table),
+            )
+        )
     else:
         steps.append(Step("table", settings.table, Action.ABSENT))
     return steps

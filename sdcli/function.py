@@ -16,9 +16,7 @@ TIMEOUT_SECONDS = 10
 MEMORY_MB = 256
 LAMBDA_TRUST_POLICY = {
     "Version": "2012-10-17",
-    "Statement": [
-        {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
-    ],
+    "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}],
 }
 ROLE_POLICY_NAME = "catalog-read"
 
@@ -46,7 +44,12 @@ def role_policy(region: str, account: str, table_arn: str, function: str) -> dic
         "Version": "2012-10-17",
         "Statement": [
             {"Sid": "ReadCatalog", "Effect": "Allow", "Action": "dynamodb:GetItem", "Resource": table_arn},
-            {"Sid": "CreateLogGroup", "Effect": "Allow", "Action": "logs:CreateLogGroup", "Resource": log_group},
+            {
+                "Sid": "CreateLogGroup",
+                "Effect": "Allow",
+                "Action": "logs:CreateLogGroup",
+                "Resource": log_group,
+            },
             {
                 "Sid": "WriteLogs",
                 "Effect": "Allow",
@@ -118,7 +121,13 @@ def create_role(aws: Aws, name: str) -> str:
 
 
 def put_role_policy(aws: Aws, role: str, policy: dict[str, Any]) -> None:
-    aws.call("iam", "put_role_policy", RoleName=role, PolicyName=ROLE_POLICY_NAME, PolicyDocument=json.dumps(policy))
+    aws.call(
+        "iam",
+        "put_role_policy",
+        RoleName=role,
+        PolicyName=ROLE_POLICY_NAME,
+        PolicyDocument=json.dumps(policy),
+    )
 
 
 def delete_role(aws: Aws, role: str) -> None:
@@ -155,8 +164,13 @@ def _update_in_progress(error: AwsError) -> bool:
 def create_function(aws: Aws, name: str, package: Package, configuration: dict[str, Any]) -> str:
     response = aws.retry_while(
         lambda: aws.call(
-            "lambda", "create_function", FunctionName=name, Code={"ZipFile": package.data}, Publish=False,
-            Description="sdcli: service catalog lookup", **configuration,
+            "lambda",
+            "create_function",
+            FunctionName=name,
+            Code={"ZipFile": package.data},
+            Publish=False,
+            Description="sdcli: service catalog lookup",
+            **configuration,
         ),
         _role_not_ready,
         timeout=90,
@@ -216,8 +230,13 @@ def grant_invoke(aws: Aws, function: str, statement_id: str, source_arn: str) ->
     def add() -> dict[str, Any]:
         try:
             return aws.call(
-                "lambda", "add_permission", FunctionName=function, StatementId=statement_id,
-                Action="lambda:InvokeFunction", Principal="apigateway.amazonaws.com", SourceArn=source_arn,
+                "lambda",
+                "add_permission",
+                FunctionName=function,
+                StatementId=statement_id,
+                Action="lambda:InvokeFunction",
+                Principal="apigateway.amazonaws.com",
+                SourceArn=source_arn,
             )
         except AwsError as error:
             if error.code == "ResourceConflictException" and "already exists" in error.message:

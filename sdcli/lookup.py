@@ -92,8 +92,13 @@ def _record(name: str, version: str, body: Any, url: str) -> ServiceEndpoint:
     return ServiceEndpoint(name, version, body["endpoint_url"], body["ttl"], body["status"])
 
 
-def lookup(api_url: str, name: str, version: str, timeout: float = DEFAULT_TIMEOUT,
-           session: requests.Session | None = None) -> ServiceEndpoint:
+def lookup(
+    api_url: str,
+    name: str,
+    version: str,
+    timeout: float = DEFAULT_TIMEOUT,
+    session: requests.Session | None = None,
+) -> ServiceEndpoint:
     check_api_url(api_url)
     check_key(name, version)
     url = lookup_url(api_url, name, version)
@@ -121,5 +126,6 @@ def lookup(api_url: str, name: str, version: str, timeout: float = DEFAULT_TIMEO
     raise ApiError(
         f"The API at {api_url} answered HTTP {response.status_code}{detail}.",
         hint="A 403 'Missing Authentication Token' means the URL has no such route: check --api-url and --stage."
-        if response.status_code == 403 else None,
+        if response.status_code == 403
+        else None,
     )

@@ -11,8 +11,14 @@ from functools import cache
 from typing import Any
 
 ACTION_STYLES = {
-    "create": "green", "created": "green", "update": "yellow", "updated": "yellow",
-    "delete": "red", "deleted": "red", "unchanged": "dim", "absent": "dim",
+    "create": "green",
+    "created": "green",
+    "update": "yellow",
+    "updated": "yellow",
+    "delete": "red",
+    "deleted": "red",
+    "unchanged": "dim",
+    "absent": "dim",
 }
 
 

@@ -24,18 +24,39 @@ class DeploymentStatus:
         table_detail = f"{self.table.item_count} item(s)" if self.table.status else "run `sdcli deploy`"
         rows = [("table", self.table.name, self.table.status or "missing", table_detail)]
         if self.function.arn:
-            rows.append(("function", self.function.name, (self.function.configuration or {}).get("State", "Active"),
-                         f"{self.function.arn}  sha256 {self.function.code_sha256}"))
+            rows.append(
+                (
+                    "function",
+                    self.function.name,
+                    (self.function.configuration or {}).get("State", "Active"),
+                    f"{self.function.arn}  sha256 {self.function.code_sha256}",
+                )
+            )
         else:
             rows.append(("function", self.function.name, "missing", "run `sdcli deploy`"))
-        rows.append(("api", self.api.name, "deployed" if self.api.api_id else "missing",
-                     f"id {self.api.api_id}  spec {self.api.spec_digest}" if self.api.api_id else "run `sdcli deploy`"))
+        rows.append(
+            (
+                "api",
+                self.api.name,
+                "deployed" if self.api.api_id else "missing",
+                f"id {self.api.api_id}  spec {self.api.spec_digest}" if self.api.api_id else "run `sdcli deploy`",
+            )
+        )
         if self.stage is not None:
             behind = self.stage.exists and self.stage.spec_digest != self.api.spec_digest
-            rows.append(("stage", self.stage.name, "deployed" if self.stage.exists else "missing",
-                         (f"deployment {self.stage.deployment_id}" + ("  (behind the API: run `sdcli api deploy`)"
-                                                                       if behind else ""))
-                         if self.stage.exists else "run `sdcli api deploy`"))
+            rows.append(
+                (
+                    "stage",
+                    self.stage.name,
+                    "deployed" if self.stage.exists else "missing",
+                    (
+                        f"deployment {self.stage.deployment_id}"
+                        + ("  (behind the API: run `sdcli api deploy`)" if behind else "")
+                    )
+                    if self.stage.exists
+                    else "run `sdcli api deploy`",
+                )
+            )
         return rows
 
     @property
@@ -60,6 +81,7 @@ def describe_deployment(aws: Aws, settings: Settings) -> DeploymentStatus:
     function = fn.describe_function(aws, settings.function)
     api = api_ops.find_api(aws, settings.api)
     stage = api_ops.describe_stage(aws, api.api_id, settings.stage) if api.api_id else None
-    url = api_ops.invoke_url(api.api_id, settings.stage, aws.region, aws.endpoint_url) if stage and stage.exists \
-        else None
+    url = (
+        api_ops.invoke_url(api.api_id, settings.stage, aws.region, aws.endpoint_url) if stage and stage.exists else None
+    )
     return DeploymentStatus(table=table, function=function, api=api, stage=stage, url=url)

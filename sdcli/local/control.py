@@ -57,13 +57,17 @@ def run_foreground(port: int, on_ready: Callable[[str], None] | None = None) -> 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     running = read_local_state()
     if running and running.get("pid") != os.getpid():
-        raise SdcliError(f"A local stack is already running at {running['endpoint']} (pid {running['pid']}).",
-                         hint="Stop it with `sdcli local stop`, or use it as it is.")
+        raise SdcliError(
+            f"A local stack is already running at {running['endpoint']} (pid {running['pid']}).",
+            hint="Stop it with `sdcli local stop`, or use it as it is.",
+        )
     try:
         stack = LocalStack(port=port)
     except OSError as error:
-        raise SdcliError(f"Cannot listen on 127.0.0.1:{port}: {error.strerror or error}",
-                         hint="Pick another port with --port (0 picks a free one).") from None
+        raise SdcliError(
+            f"Cannot listen on 127.0.0.1:{port}: {error.strerror or error}",
+            hint="Pick another port with --port (0 picks a free one).",
+        ) from None
     stopping = threading.Event()
 
     def stop(signum: int, frame: Any) -> None:
@@ -72,8 +76,15 @@ def run_foreground(port: int, on_ready: Callable[[str], None] | None = None) -> 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     stack.start()
-    _write_state({"pid": os.getpid(), "port": stack.port, "endpoint": stack.endpoint,
-                  "log": os.environ.get("SDCLI_LOCAL_LOG"), "started": time.time()})
+    _write_state(
+        {
+            "pid": os.getpid(),
+            "port": stack.port,
+            "endpoint": stack.endpoint,
+            "log": os.environ.get("SDCLI_LOCAL_LOG"),
+            "started": time.time(),
+        }
+    )
     if on_ready:
         on_ready(stack.endpoint)
     try:
@@ -95,15 +106,21 @@ def start_detached(port: int) -> dict[str, Any]:
     with open(log_path, "ab") as log_file:
         process = subprocess.Popen(
             [sys.executable, "-m", "sdcli", "local", "start", "--port", str(port)],
-            stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT, env=environment,
+            stdin=subprocess.DEVNULL,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            env=environment,
             start_new_session=True,
         )
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
         if process.poll() is not None:
             tail = log_path.read_text(errors="replace").strip().splitlines()[-3:]
-            raise SdcliError(f"The local stack exited during start-up (exit {process.returncode}): "
-                             f"{' / '.join(tail) or 'no output'}", hint=f"Its log is {log_path}.")
+            raise SdcliError(
+                f"The local stack exited during start-up (exit {process.returncode}): "
+                f"{' / '.join(tail) or 'no output'}",
+                hint=f"Its log is {log_path}.",
+            )
         state = read_local_state()
         if state and state.get("pid") == process.pid and healthy(state["endpoint"]):
             return state

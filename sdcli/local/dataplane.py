@@ -49,8 +49,11 @@ class HttpRequest:
 
 
 def _json_response(status: int, payload: Any, request_id: str) -> HttpResponse:
-    return HttpResponse(status, json.dumps(payload).encode(), {"Content-Type": "application/json",
-                                                               "x-amzn-RequestId": request_id})
+    return HttpResponse(
+        status,
+        json.dumps(payload).encode(),
+        {"Content-Type": "application/json", "x-amzn-RequestId": request_id},
+    )
 
 
 def missing_token(request_id: str) -> HttpResponse:
@@ -151,7 +154,11 @@ class ControlPlaneView:
         """Freeze the API's current definition as this deployment's, as API Gateway does on CreateDeployment."""
         items = list(self._paginate("apigateway", "get_resources", "items", restApiId=api_id, embed=["methods"]))
         routes = tuple(
-            Route(item["id"], item["path"], {m.upper(): spec for m, spec in (item.get("resourceMethods") or {}).items()})
+            Route(
+                item["id"],
+                item["path"],
+                {m.upper(): spec for m, spec in (item.get("resourceMethods") or {}).items()},
+            )
             for item in items
         )
         deployment = Deployment(api_id, deployment_id, routes)
@@ -183,8 +190,11 @@ class ControlPlaneView:
                 return None
             code = self._code.get(config["CodeSha256"])
             if code is None:
-                log.error("The code of %s (CodeSha256 %s) was not uploaded through this local stack",
-                          function_arn, config["CodeSha256"])
+                log.error(
+                    "The code of %s (CodeSha256 %s) was not uploaded through this local stack",
+                    function_arn,
+                    config["CodeSha256"],
+                )
                 return None
             return FunctionSpec(
                 name=config["FunctionName"],
@@ -246,8 +256,16 @@ class DataPlane:
         except Exception:  # never a stack trace to the client, as API Gateway
             log.exception("request %s %s %s failed", request_id, request.method, request.raw_path)
             response = internal_error(request_id)
-        log.info("%s %s /restapis/%s/%s%s -> %d (%.1f ms)", request_id, request.method, api_id, stage,
-                 request.raw_path, response.status, (time.perf_counter() - started) * 1000)
+        log.info(
+            "%s %s /restapis/%s/%s%s -> %d (%.1f ms)",
+            request_id,
+            request.method,
+            api_id,
+            stage,
+            request.raw_path,
+            response.status,
+            (time.perf_counter() - started) * 1000,
+        )
         return response
 
     def _handle(self, api_id: str, stage: str, request: HttpRequest, request_id: str) -> HttpResponse:
@@ -293,15 +311,18 @@ class DataPlane:
             log.error("request template produced invalid JSON for Lambda: %r", payload_text[:500])
             return internal_error(request_id)
 
-        source_arn = (f"arn:aws:execute-api:{self.region}:{self.account_id}:{api_id}/{stage}/"
-                      f"{request.method}{route.path}")
+        source_arn = (
+            f"arn:aws:execute-api:{self.region}:{self.account_id}:{api_id}/{stage}/{request.method}{route.path}"
+        )
         function = self.view.function(function_arn)
         if function is None:
             log.error("integration function %s does not exist", function_arn)
             return internal_error(request_id)
         if not self.view.may_invoke(function_arn, source_arn):
-            log.error("Execution failed due to configuration error: Invalid permissions on Lambda function "
-                      "(no grant for %s)", source_arn)
+            log.error(
+                "Execution failed due to configuration error: Invalid permissions on Lambda function (no grant for %s)",
+                source_arn,
+            )
             return internal_error(request_id)
 
         result = self.runtime.invoke(function, event)
@@ -318,8 +339,15 @@ class DataPlane:
             return internal_error(request_id)
         return self._integration_response(chosen, result.payload, request, path_params, context, request_id)
 
-    def _integration_response(self, chosen: Mapping[str, Any], payload: bytes, request: HttpRequest,
-                              path_params: dict[str, str], context: dict[str, Any], request_id: str) -> HttpResponse:
+    def _integration_response(
+        self,
+        chosen: Mapping[str, Any],
+        payload: bytes,
+        request: HttpRequest,
+        path_params: dict[str, str],
+        context: dict[str, Any],
+        request_id: str,
+    ) -> HttpResponse:
         status = int(chosen.get("statusCode", 200))
         templates = chosen.get("responseTemplates") or {}
         content_type = DEFAULT_CONTENT_TYPE
@@ -332,8 +360,11 @@ class DataPlane:
         body = payload
         if template:
             response_request = TemplateRequest(
-                body=payload.decode("utf-8", "replace"), path_params=path_params,
-                query_params=dict(parse_qsl(request.query_string)), headers=request.headers, context=context,
+                body=payload.decode("utf-8", "replace"),
+                path_params=path_params,
+                query_params=dict(parse_qsl(request.query_string)),
+                headers=request.headers,
+                context=context,
             )
             try:
                 body = render(template, response_request).encode("utf-8")
@@ -346,8 +377,16 @@ class DataPlane:
                 headers[name.removeprefix("method.response.header.")] = value[1:-1]
         return HttpResponse(status, body, headers)
 
-    def _mock(self, integration: Mapping[str, Any], request: HttpRequest, path_params: dict[str, str],
-              route: Route, stage: str, api_id: str, request_id: str) -> HttpResponse:
+    def _mock(
+        self,
+        integration: Mapping[str, Any],
+        request: HttpRequest,
+        path_params: dict[str, str],
+        route: Route,
+        stage: str,
+        api_id: str,
+        request_id: str,
+    ) -> HttpResponse:
         context = self._context(api_id, stage, route, request, request_id)
         chosen = select_integration_response(integration.get("integrationResponses") or {}, "200")
         if chosen is None:
@@ -386,7 +425,9 @@ class DataPlane:
         }
 
     @staticmethod
-    def _template_request(request: HttpRequest, path_params: dict[str, str], context: dict[str, Any]) -> TemplateRequest:
+    def _template_request(
+        request: HttpRequest, path_params: dict[str, str], context: dict[str, Any]
+    ) -> TemplateRequest:
         return TemplateRequest(
             body=request.body.decode("utf-8", "replace"),
             path_params=path_params,

@@ -35,9 +35,17 @@ CREATE_DEPLOYMENT = re.compile(r"^/restapis/([^/]+)/deployments/?$")
 WATCHED_WRITES = re.compile(r"^/(restapis|20\d\d-\d\d-\d\d/functions|tags)")
 HEALTH_PATH = "/_sdcli/health"
 ACCOUNT_ID = "123456789012"  # moto's default account
-STATUS_TEXT = {200: "OK", 201: "Created", 400: "Bad Request", 403: "Forbidden", 404: "Not Found",
-               415: "Unsupported Media Type", 500: "Internal Server Error", 502: "Bad Gateway",
-               504: "Gateway Timeout"}
+STATUS_TEXT = {
+    200: "OK",
+    201: "Created",
+    400: "Bad Request",
+    403: "Forbidden",
+    404: "Not Found",
+    415: "Unsupported Media Type",
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    504: "Gateway Timeout",
+}
 
 
 def _moto_app() -> Any:
@@ -63,8 +71,9 @@ class Edge:
         self.control_plane = _moto_app()
         self.code = CodeStore()
         config = botocore.config.Config(retries={"mode": "standard", "max_attempts": 3})
-        session = boto3.Session(aws_access_key_id=LOCAL_ACCESS_KEY, aws_secret_access_key=LOCAL_SECRET_KEY,
-                                region_name=region)
+        session = boto3.Session(
+            aws_access_key_id=LOCAL_ACCESS_KEY, aws_secret_access_key=LOCAL_SECRET_KEY, region_name=region
+        )
         clients: dict[str, Any] = {}
         lock = threading.Lock()
 
@@ -75,18 +84,20 @@ class Edge:
                 return clients[service]
 
         self.view = ControlPlaneView(client, self.code)
-        self.runtime = LambdaRuntime(base_environment={
-            "AWS_ENDPOINT_URL": endpoint,
-            "AWS_ACCESS_KEY_ID": LOCAL_ACCESS_KEY,
-            "AWS_SECRET_ACCESS_KEY": LOCAL_SECRET_KEY,
-            "AWS_SESSION_TOKEN": "local",
-            "AWS_REGION": region,
-            "AWS_DEFAULT_REGION": region,
-        })
+        self.runtime = LambdaRuntime(
+            base_environment={
+                "AWS_ENDPOINT_URL": endpoint,
+                "AWS_ACCESS_KEY_ID": LOCAL_ACCESS_KEY,
+                "AWS_SECRET_ACCESS_KEY": LOCAL_SECRET_KEY,
+                "AWS_SESSION_TOKEN": "local",
+                "AWS_REGION": region,
+                "AWS_DEFAULT_REGION": region,
+            }
+        )
         self.data_plane = DataPlane(self.view, self.runtime, ACCOUNT_ID, region)
 
     def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
-        raw_path = (environ.get("REQUEST_URI") or environ.get("RAW_URI") or environ.get("PATH_INFO", "/"))
+        raw_path = environ.get("REQUEST_URI") or environ.get("RAW_URI") or environ.get("PATH_INFO", "/")
         raw_path = raw_path.split("?", 1)[0]
         if raw_path == HEALTH_PATH:
             start_response("200 OK", [("Content-Type", "application/json")])
@@ -96,28 +107,38 @@ class Edge:
             return self._serve_user_request(user_request, environ, start_response)
         return self._serve_control_plane(raw_path, environ, start_response)
 
-    def _serve_user_request(self, match: re.Match, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
+    def _serve_user_request(
+        self, match: re.Match, environ: dict[str, Any], start_response: Callable
+    ) -> Iterable[bytes]:
         api_id, stage, rest = match.group(1), match.group(2), match.group(3) or "/"
         try:
             length = int(environ.get("CONTENT_LENGTH") or 0)
         except ValueError:
             length = 0
         body = environ["wsgi.input"].read(length) if length else b""
-        headers = {key[5:].replace("_", "-").lower(): value for key, value in environ.items()
-                   if key.startswith("HTTP_")}
+        headers = {
+            key[5:].replace("_", "-").lower(): value for key, value in environ.items() if key.startswith("HTTP_")
+        }
         if environ.get("CONTENT_TYPE"):
             headers["content-type"] = environ["CONTENT_TYPE"]
-        request = HttpRequest(method=environ["REQUEST_METHOD"].upper(), raw_path=rest,
-                              query_string=environ.get("QUERY_STRING", ""), headers=headers, body=body,
-                              source_ip=environ.get("REMOTE_ADDR", "127.0.0.1"))
+        request = HttpRequest(
+            method=environ["REQUEST_METHOD"].upper(),
+            raw_path=rest,
+            query_string=environ.get("QUERY_STRING", ""),
+            headers=headers,
+            body=body,
+            source_ip=environ.get("REMOTE_ADDR", "127.0.0.1"),
+        )
         try:
             response = self.data_plane.handle(api_id, stage, request)
         except Exception:
             log.exception("data plane failed")
             response = internal_error("unknown")
         reason = STATUS_TEXT.get(response.status, "Unknown")
-        start_response(f"{response.status} {reason}", [*response.headers.items(),
-                                                       ("Content-Length", str(len(response.body)))])
+        start_response(
+            f"{response.status} {reason}",
+            [*response.headers.items(), ("Content-Length", str(len(response.body)))],
+        )
         return [response.body]
 
     def _serve_control_plane(self, raw_path: str, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
@@ -172,8 +193,9 @@ class LocalStack:
     def __init__(self, port: int = 0, host: str = "127.0.0.1") -> None:
         from moto.moto_server.werkzeug_app import MotoRequestHandler
 
-        self._server: BaseWSGIServer = make_server(host, port, _Deferred(), threaded=True,
-                                                   request_handler=MotoRequestHandler)
+        self._server: BaseWSGIServer = make_server(
+            host, port, _Deferred(), threaded=True, request_handler=MotoRequestHandler
+        )
         self.host, self.port = self._server.server_address[:2]
         self.endpoint = f"http://{self.host}:{self.port}"
         self.edge = Edge(self.endpoint)

@@ -1,0 +1,363 @@
+"""Every admin command against moto's mock_aws, in-process through the real click CLI."""
+
+from __future__ import annotations
+
+import copy
+import json
+import shutil
+from pathlib import Path
+
+import boto3
+import pytest
+
+from sdcli.errors import EXIT_FAILURE, EXIT_INVALID_INPUT
+from tests.conftest import ROOT, dynamodb_item
+
+pytestmark = pytest.mark.usefixtures("aws")
+
+
+def resources(payload: dict) -> dict[str, str]:
+    return {entry["resource"]: entry["action"] for entry in payload["resources"]}
+
+
+# --- table ---------------------------------------------------------------------------------------------------
+
+
+def test_table_create_then_unchanged(run_json) -> None:
+    code, payload = run_json("table", "create")
+    assert code == 0 and resources(payload) == {"table": "created"}
+    table = boto3.client("dynamodb").describe_table(TableName="Services")["Table"]
+    assert sorted((k["AttributeName"], k["KeyType"]) for k in table["KeySchema"]) == [
+        ("name", "HASH"),
+        ("version", "RANGE"),
+    ]
+    assert table["ProvisionedThroughput"]["ReadCapacityUnits"] == 10
+    assert table["ProvisionedThroughput"]["WriteCapacityUnits"] == 10
+    code, payload = run_json("table", "create")
+    assert code == 0 and resources(payload) == {"table": "unchanged"}
+
+
+def test_table_create_pay_per_request(run_json) -> None:
+    code, _ = run_json("--table", "Other", "table", "create", "--billing-mode", "PAY_PER_REQUEST")
+    assert code == 0
+    table = boto3.client("dynamodb").describe_table(TableName="Other")["Table"]
+    assert table["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
+
+
+def test_table_with_another_key_schema_is_refused(run) -> None:
+    boto3.client("dynamodb").create_table(
+        TableName="Services",
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    result = run("table", "create")
+    assert result.exit_code == EXIT_FAILURE
+    assert "different key schema" in result.stderr and "Traceback" not in result.output
+
+
+# --- seed ----------------------------------------------------------------------------------------------------
+
+
+def test_seed_writes_the_examples_then_changes_nothing(run, run_json) -> None:
+    run("table", "create")
+    code, payload = run_json("seed")
+    assert code == 0 and (payload["written"], payload["unchanged"]) == (2, 0)
+    item = dynamodb_item("Services", "testservice2", "1.0")
+    assert item == {
+        "name": {"S": "testservice2"},
+        "version": {"S": "1.0"},
+        "endpoint_url": {"S": "notarealurl2"},
+        "ttl": {"N": "600"},
+        "status": {"S": "healthy"},
+    }
+    assert dynamodb_item("Services", "testservice1", "1.0")["endpoint_url"] == {"S": "notarealurl1"}
+    code, payload = run_json("seed")
+    assert code == 0 and (payload["written"], payload["unchanged"]) == (0, 2)
+
+
+def test_seed_file_writes_only_what_differs(run, run_json, tmp_path: Path) -> None:
+    run("table", "create")
+    run("seed")
+    services = [
+        {"name": "testservice2", "version": "1.0", "endpoint_url": "notarealurl2", "ttl": 600, "status": "healthy"},
+        {"name": "testservice1", "version": "1.0", "endpoint_url": "https://moved", "ttl": 30, "status": "degraded"},
+        {"name": "new", "version": "2.1", "endpoint_url": "https://new", "ttl": 0, "status": "healthy"},
+    ]
+    path = tmp_path / "services.json"
+    path.write_text(json.dumps(services))
+    code, payload = run_json("seed", "--file", str(path))
+    assert code == 0 and (payload["written"], payload["unchanged"], payload["total"]) == (2, 1, 3)
+    assert dynamodb_item("Services", "testservice1", "1.0")["endpoint_url"] == {"S": "https://moved"}
+    assert dynamodb_item("Services", "new", "2.1")["ttl"] == {"N": "0"}
+
+
+def test_seed_file_with_bad_records_names_each_and_writes_nothing(run, tmp_path: Path) -> None:
+    run("table", "create")
+    services = [
+        {"name": "ok", "version": "1", "endpoint_url": "u", "ttl": 1, "status": "healthy"},
+        {"name": "badttl", "version": "1", "endpoint_url": "u", "ttl": "abc", "status": "healthy"},
+        {"name": "negative", "version": "1", "endpoint_url": "u", "ttl": -5, "status": "healthy"},
+        {"name": "float", "version": "1", "endpoint_url": "u", "ttl": 1.5, "status": "healthy"},
+        {"name": "missing", "version": "1"},
+        {"name": "extra", "version": "1", "endpoint_url": "u", "ttl": 1, "status": "healthy", "color": "red"},
+        {"name": "ok", "version": "1", "endpoint_url": "u2", "ttl": 2, "status": "healthy"},
+        {"name": "x" * 2049, "version": "1", "endpoint_url": "u", "ttl": 1, "status": "healthy"},
+        "not an object",
+    ]
+    path = tmp_path / "services.json"
+    path.write_text(json.dumps(services))
+    result = run("seed", "--file", str(path))
+    assert result.exit_code == EXIT_INVALID_INPUT
+    err = result.stderr
+    assert "8 invalid service record(s); nothing was written." in err
+    assert "record 1 ('badttl' '1'): ttl must be a whole number of seconds, not \"abc\"" in err
+    assert "record 2 ('negative' '1'): ttl must not be negative, not -5" in err
+    assert "record 3 ('float' '1'): ttl must be a whole number of seconds, not 1.5" in err
+    assert "record 4 ('missing' '1'): missing field 'endpoint_url'; missing field 'ttl'; missing field 'status'" in err
+    assert "record 5 ('extra' '1'): unknown field 'color'" in err
+    assert "record 6 ('ok' '1'): duplicate of record 0 (same name and version)" in err
+    assert "record 7: name is 2049 bytes; DynamoDB allows at most 2048" in err or "record 7 (" in err
+    assert "record 8: must be an object" in err
+    assert boto3.client("dynamodb").scan(TableName="Services")["Count"] == 0
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ('[{"name": "a",', "is not valid JSON: Expecting"),
+        ('{"name": "a"}', "must hold a JSON list"),
+        (b"\xff\xfe", "is not UTF-8 text"),
+    ],
+)
+def test_seed_file_that_is_not_a_json_list(run, tmp_path: Path, content: str | bytes, message: str) -> None:
+    run("table", "create")
+    path = tmp_path / "services.json"
+    path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    result = run("seed", "--file", str(path))
+    assert result.exit_code == EXIT_INVALID_INPUT
+    assert message in result.stderr and "Traceback" not in result.output
+
+
+def test_seed_missing_file(run) -> None:
+    result = run("seed", "--file", "/nonexistent/services.json")
+    assert result.exit_code == EXIT_INVALID_INPUT and "Cannot read /nonexistent/services.json" in result.stderr
+
+
+def test_seed_without_a_table_says_what_to_do(run) -> None:
+    result = run("seed")
+    assert result.exit_code == EXIT_FAILURE
+    assert "Table 'Services' does not exist." in result.stderr and "sdcli table create" in result.stderr
+
+
+# --- package -------------------------------------------------------------------------------------------------
+
+
+def test_package_is_deterministic_and_holds_only_source(run_json, tmp_path: Path) -> None:
+    source = tmp_path / "src"
+    shutil.copytree(ROOT / "lambda_src", source)
+    (source / "__pycache__").mkdir(exist_ok=True)
+    (source / "__pycache__" / "catalog_service.cpython-311.pyc").write_bytes(b"x")
+    (source / ".env").write_text("AWS_SECRET_ACCESS_KEY=leak")
+    (source / "helper.pyc").write_bytes(b"x")
+    (source / "pkg").mkdir()
+    (source / "pkg" / "mod.py").write_text("X = 1\n")
+    (source / "link.py").symlink_to(tmp_path / "outside.py")
+    (tmp_path / "outside.py").write_text("SECRET = 1\n")
+    out = tmp_path / "a.zip"
+    code, first = run_json("package", "--source", str(source), "--out", str(out))
+    assert code == 0
+    assert first["files"] == ["catalog_service.py", "pkg/mod.py"]
+    (source / "pkg" / "mod.py").touch()  # a new mtime must not change the bytes
+    code, second = run_json("package", "--source", str(source))
+    assert second["sha256"] == first["sha256"]
+    import hashlib
+
+    assert hashlib.sha256(out.read_bytes()).hexdigest() == first["sha256"]
+
+
+def test_package_default_source_is_lambda_src(run_json) -> None:
+    code, payload = run_json("package")
+    assert code == 0 and payload["files"] == ["catalog_service.py"]
+    assert not any("boto" in name for name in payload["files"])
+
+
+# --- function / api / stage ------------------------------------------------------------------------------------
+
+
+def test_function_deploy_creates_then_updates_only_on_code_change(run, run_json, tmp_path: Path) -> None:
+    run("table", "create")
+    code, payload = run_json("function", "deploy")
+    assert code == 0 and resources(payload) == {"role": "created", "function": "created"}
+    assert payload["function_arn"] == "arn:aws:lambda:us-east-1:123456789012:function:catalog_service"
+    config = boto3.client("lambda").get_function_configuration(FunctionName="catalog_service")
+    assert config["Handler"] == "catalog_service.lambda_handler"
+    assert config["Environment"]["Variables"] == {"TABLE_NAME": "Services"}
+    assert config["Role"] == "arn:aws:iam::123456789012:role/catalog_service-role"
+
+    code, payload = run_json("function", "deploy")
+    assert resources(payload) == {"role": "unchanged", "function": "unchanged"}
+
+    source = tmp_path / "src"
+    shutil.copytree(ROOT / "lambda_src", source)
+    (source / "catalog_service.py").write_text((source / "catalog_service.py").read_text() + "\n# changed\n")
+    code, payload = run_json("function", "deploy", "--source", str(source))
+    assert resources(payload)["function"] == "updated"
+    assert (
+        payload["code_sha256"]
+        == boto3.client("lambda").get_function(FunctionName="catalog_service")["Configuration"]["CodeSha256"]
+    )
+
+
+def test_role_policy_allows_only_getitem_on_the_table_and_own_logs(run) -> None:
+    run("table", "create")
+    run("function", "deploy")
+    iam = boto3.client("iam")
+    assert iam.list_attached_role_policies(RoleName="catalog_service-role")["AttachedPolicies"] == []
+    assert iam.list_role_policies(RoleName="catalog_service-role")["PolicyNames"] == ["catalog-read"]
+    document = iam.get_role_policy(RoleName="catalog_service-role", PolicyName="catalog-read")["PolicyDocument"]
+    by_sid = {s["Sid"]: s for s in document["Statement"]}
+    assert by_sid["ReadCatalog"]["Action"] == "dynamodb:GetItem"
+    assert by_sid["ReadCatalog"]["Resource"] == "arn:aws:dynamodb:us-east-1:123456789012:table/Services"
+    log_group = "arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/catalog_service"
+    assert by_sid["CreateLogGroup"]["Resource"] == log_group
+    assert by_sid["WriteLogs"]["Resource"] == f"{log_group}:*"
+    assert all("*" not in str(s["Action"]) for s in document["Statement"])
+    trust = iam.get_role(RoleName="catalog_service-role")["Role"]["AssumeRolePolicyDocument"]
+    assert trust["Statement"][0]["Principal"] == {"Service": "lambda.amazonaws.com"}
+
+
+def test_api_push_needs_the_function(run) -> None:
+    result = run("api", "push")
+    assert result.exit_code == EXIT_FAILURE and "sdcli function deploy" in result.stderr
+
+
+def test_api_push_imports_then_overwrites_and_grants_invoke_to_this_api_only(run, run_json, tmp_path: Path) -> None:
+    run("table", "create")
+    run("function", "deploy")
+    code, payload = run_json("api", "push")
+    assert code == 0 and resources(payload) == {"api": "created", "permission": "created"}
+    api_id = payload["api_id"]
+    apigw = boto3.client("apigateway")
+    paths = {item["path"] for item in apigw.get_resources(restApiId=api_id)["items"]}
+    assert "/catalog/{serviceName}/{serviceVersion}" in paths
+    policy = json.loads(boto3.client("lambda").get_policy(FunctionName="catalog_service")["Policy"])
+    [statement] = policy["Statement"]
+    assert statement["Principal"] == {"Service": "apigateway.amazonaws.com"}
+    assert statement["Condition"]["ArnLike"]["AWS:SourceArn"] == (
+        f"arn:aws:execute-api:us-east-1:123456789012:{api_id}/*/GET/catalog/*/*"
+    )
+
+    code, payload = run_json("api", "push")
+    assert resources(payload) == {"api": "unchanged", "permission": "unchanged"}
+
+    spec = json.loads((ROOT / "swagger/catalog_service.json").read_text())
+    spec["paths"]["/extra"] = copy.deepcopy(spec["paths"]["/catalog/{serviceName}/{serviceVersion}"])
+    spec["paths"]["/extra"]["get"]["operationId"] = "extra"
+    spec["paths"]["/extra"]["get"]["parameters"] = []
+    changed = tmp_path / "spec.json"
+    changed.write_text(json.dumps(spec))
+    code, payload = run_json("api", "push", "--spec", str(changed))
+    assert resources(payload)["api"] == "updated"
+    assert "/extra" in {item["path"] for item in apigw.get_resources(restApiId=api_id)["items"]}
+    code, payload = run_json("api", "push")
+    assert resources(payload)["api"] == "updated"
+    assert "/extra" not in {item["path"] for item in apigw.get_resources(restApiId=api_id)["items"]}
+    assert len(apigw.get_rest_apis()["items"]) == 1
+
+
+def test_api_deploy_creates_the_stage_and_prints_its_url(run, run_json) -> None:
+    run("table", "create")
+    run("function", "deploy")
+    _, pushed = run_json("api", "push")
+    code, payload = run_json("api", "deploy")
+    assert code == 0 and resources(payload) == {"stage": "created"}
+    assert payload["invoke_url"] == f"https://{pushed['api_id']}.execute-api.us-east-1.amazonaws.com/dev"
+    code, payload = run_json("api", "deploy")
+    assert resources(payload) == {"stage": "unchanged"}
+    code, payload = run_json("api", "deploy", "--force")
+    assert resources(payload) == {"stage": "updated"}
+
+
+def test_api_deploy_before_push(run) -> None:
+    result = run("api", "deploy")
+    assert result.exit_code == EXIT_FAILURE and "sdcli api push" in result.stderr
+
+
+# --- deploy / status / destroy -------------------------------------------------------------------------------
+
+
+def test_deploy_dry_run_changes_nothing(run_json) -> None:
+    code, payload = run_json("deploy", "--dry-run")
+    assert code == 0 and payload["dry_run"] is True
+    assert set(resources(payload).values()) == {"create"}
+    assert boto3.client("dynamodb").list_tables()["TableNames"] == []
+    assert boto3.client("lambda").list_functions()["Functions"] == []
+    assert boto3.client("apigateway").get_rest_apis()["items"] == []
+
+
+def test_deploy_twice_second_run_makes_no_mutating_call(run_json) -> None:
+    code, first = run_json("deploy")
+    assert code == 0
+    assert resources(first) == {
+        "table": "created",
+        "role": "created",
+        "function": "created",
+        "api": "created",
+        "permission": "created",
+        "stage": "created",
+    }
+    assert first["mutating_calls"] > 0
+    code, second = run_json("deploy")
+    assert code == 0 and set(resources(second).values()) == {"unchanged"}
+    assert second["mutating_calls"] == 0
+    assert second["invoke_url"] == first["invoke_url"]
+
+
+def test_status_reports_what_is_deployed_and_a_missing_table(run_json) -> None:
+    run_json("deploy")
+    run_json("seed")
+    code, status = run_json("status")
+    assert code == 0 and status["healthy"] is True
+    assert status["table"]["status"] == "ACTIVE" and status["table"]["item_count"] == 2
+    assert status["function"]["arn"].endswith(":function:catalog_service")
+    assert status["stage"]["exists"] is True and status["url"].endswith("/dev")
+    boto3.client("dynamodb").delete_table(TableName="Services")
+    code, status = run_json("status")
+    assert status["table"]["status"] is None and status["healthy"] is False
+
+
+def test_destroy_removes_everything_and_is_idempotent(run, run_json) -> None:
+    run_json("deploy")
+    result = run("destroy")  # no TTY, no --yes: refuses
+    assert result.exit_code == EXIT_INVALID_INPUT and "--yes" in result.stderr
+    code, payload = run_json("destroy", "--yes")
+    assert code == 0 and set(resources(payload).values()) == {"deleted"}
+    assert boto3.client("dynamodb").list_tables()["TableNames"] == []
+    assert boto3.client("lambda").list_functions()["Functions"] == []
+    assert boto3.client("apigateway").get_rest_apis()["items"] == []
+    code, payload = run_json("destroy", "--yes")
+    assert code == 0 and set(resources(payload).values()) == {"absent"}
+
+
+# --- expected failures -----------------------------------------------------------------------------------------
+
+
+def test_no_credentials_is_one_clear_line(run, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name)
+    result = run("status")
+    assert result.exit_code == EXIT_FAILURE
+    assert result.stderr.startswith("Error: No AWS credentials found.")
+    assert "Traceback" not in result.output
+
+
+def test_unknown_profile(run) -> None:
+    result = run("--profile", "nope", "status")
+    assert result.exit_code == EXIT_FAILURE and "nope" in result.stderr and "Traceback" not in result.output
+
+
+def test_local_without_a_running_stack(run) -> None:
+    result = run("--local", "status")
+    assert result.exit_code == EXIT_FAILURE
+    assert "The local stack is not running." in result.stderr and "sdcli local start" in result.stderr
