@@ -31,7 +31,9 @@ class Stack:
     def sdcli(self, *args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess[str]:
         result = subprocess.run([SDCLI, *args], env=self.env, capture_output=True, text=True, timeout=timeout)
         if check and result.returncode != 0:
-            raise AssertionError(f"sdcli {' '.join(args)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}")
+            raise AssertionError(
+                f"sdcli {' '.join(args)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}"
+            )
         return result
 
     def json(self, *args: str, check: bool = True) -> dict:
@@ -42,8 +44,12 @@ class Stack:
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     state = tmp_path_factory.mktemp("state")
     env = {key: value for key, value in os.environ.items() if not key.startswith(("AWS_", "SDCLI_"))}
-    env.update(SDCLI_STATE_DIR=str(state), AWS_CONFIG_FILE=str(state / "none"),
-               AWS_SHARED_CREDENTIALS_FILE=str(state / "none"), AWS_EC2_METADATA_DISABLED="true")
+    env.update(
+        SDCLI_STATE_DIR=str(state),
+        AWS_CONFIG_FILE=str(state / "none"),
+        AWS_SHARED_CREDENTIALS_FILE=str(state / "none"),
+        AWS_EC2_METADATA_DISABLED="true",
+    )
     stack = Stack(env)
     started = stack.json("local", "start", "--detach", "--port", "0")
     stack.endpoint = started["endpoint"]
@@ -62,7 +68,11 @@ def deployed(stack: Stack) -> dict:
 
 def test_first_deploy_creates_every_resource(deployed: dict) -> None:
     assert {r["resource"]: r["action"] for r in deployed["resources"]} == {
-        "table": "created", "role": "created", "function": "created", "api": "created", "permission": "created",
+        "table": "created",
+        "role": "created",
+        "function": "created",
+        "api": "created",
+        "permission": "created",
         "stage": "created",
     }
     assert deployed["invoke_url"].endswith(f"/restapis/{deployed['api_id']}/dev/_user_request_")
@@ -70,7 +80,10 @@ def test_first_deploy_creates_every_resource(deployed: dict) -> None:
 
 def test_lookup_testservice2(stack: Stack, deployed: dict) -> None:
     assert stack.json("--local", "lookup", "testservice2", "1.0") == {
-        "endpoint_url": "notarealurl2", "ttl": 600, "status": "healthy"}
+        "endpoint_url": "notarealurl2",
+        "ttl": 600,
+        "status": "healthy",
+    }
     table = stack.sdcli("--local", "lookup", "testservice2", "1.0").stdout
     assert "notarealurl2" in table and "600" in table and "healthy" in table
 
@@ -100,14 +113,19 @@ def test_unknown_route_answers_like_api_gateway(deployed: dict) -> None:
 
 def test_names_with_quotes_slashes_and_unicode_round_trip(stack: Stack, deployed: dict, tmp_path: Path) -> None:
     names = ['quote"d', "back\\slash", "it's", "a/b", "x y", "..", "héllo 中文 😀", "percent%2F", "q?x#y"]
-    services = [{"name": name, "version": "1.0", "endpoint_url": f"url-{index}", "ttl": index, "status": "healthy"}
-                for index, name in enumerate(names)]
+    services = [
+        {"name": name, "version": "1.0", "endpoint_url": f"url-{index}", "ttl": index, "status": "healthy"}
+        for index, name in enumerate(names)
+    ]
     path = tmp_path / "services.json"
     path.write_text(json.dumps(services))
     assert stack.json("--local", "seed", "--file", str(path))["written"] == len(names)
     for index, name in enumerate(names):
-        assert stack.json("--local", "lookup", name, "1.0") == {"endpoint_url": f"url-{index}", "ttl": index,
-                                                                 "status": "healthy"}, name
+        assert stack.json("--local", "lookup", name, "1.0") == {
+            "endpoint_url": f"url-{index}",
+            "ttl": index,
+            "status": "healthy",
+        }, name
 
 
 def test_second_deploy_changes_nothing(stack: Stack, deployed: dict) -> None:
