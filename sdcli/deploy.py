@@ -81,228 +81,214 @@ def _set(outputs: Outputs, key: str, value: Any) -> None:
     outputs[key] = value
 
 
-def plan_deploy(aws: Aws, settings: Settings, inputs: DeployInputs) -> list[Step]:
-    """Describe what exists and compare it with what should; describe/list calls only."""
-    region, account = aws.region, aws.account_id()
-    steps: list[Step] = []
+class _DeployPlanner:
+    """One describe-and-compare method per resource; each returns the Step that brings it up to date."""
 
-    # Table
-    table = catalog.describe_table(aws, settings.table)
-    table_arn = table.arn or f"arn:aws:dynamodb:{region}:{account}:table/{settings.table}"
-    if table.status is None:
-        steps.append(
-            Step(
+    def __init__(self, aws: Aws, settings: Settings, inputs: DeployInputs) -> None:
+        self.aws, self.settings, self.inputs = aws, settings, inputs
+        self.region, self.account = aws.region, aws.account_id()
+
+    def steps(self) -> list[Step]:
+        table_step, table_arn = self.table()
+        role_step, role_arn = self.role(table_arn)
+        function_step, function = self.function(role_arn)
+        function_arn = function.arn or f"arn:aws:lambda:{self.region}:{self.account}:function:{self.settings.function}"
+        spec = api_ops.render_spec(
+            api_ops.load_spec(self.inputs.spec_file), self.settings.api, function_arn, self.region
+        )
+        api = api_ops.find_api(self.aws, self.settings.api)
+
+        def api_id_of(out: Outputs) -> str:
+            return out.get("api_id") or api.api_id  # type: ignore[return-value]
+
+        return [
+            table_step,
+            role_step,
+            function_step,
+            self.api(api, spec),
+            self.permission(api, function, api_id_of),
+            self.stage(api, spec, api_id_of),
+        ]
+
+    def table(self) -> tuple[Step, str]:
+        aws, name = self.aws, self.settings.table
+        table = catalog.describe_table(aws, name)
+        arn = table.arn or f"arn:aws:dynamodb:{self.region}:{self.account}:table/{name}"
+        if table.status is None:
+            mode = self.inputs.billing_mode
+            return Step(
                 "table",
-                settings.table,
+                name,
                 Action.CREATE,
-                f"{inputs.billing_mode.lower()} capacity",
-                lambda out: catalog.create_table(aws, settings.table, inputs.billing_mode),
-            )
-        )
-    else:
-        catalog.check_key_schema(aws, settings.table)
-        steps.append(Step("table", settings.table, Action.UNCHANGED, table.status))
+                f"{mode.lower()} capacity",
+                lambda out: catalog.create_table(aws, name, mode),
+            ), arn
+        catalog.check_key_schema(aws, name)
+        return Step("table", name, Action.UNCHANGED, table.status), arn
 
-    # Role and its policy
-    role = fn.role_name(settings.function)
-    role_arn = fn.get_role_arn(aws, role)
-    policy = fn.role_policy(region, account, table_arn, settings.function)
-    if role_arn is None:
-        role_arn = f"arn:aws:iam::{account}:role/{role}"
+    def role(self, table_arn: str) -> tuple[Step, str]:
+        aws, role = self.aws, fn.role_name(self.settings.function)
+        policy = fn.role_policy(self.region, self.account, table_arn, self.settings.function)
+        arn = fn.get_role_arn(aws, role)
+        if arn is None:
 
-        def create_role(out: Outputs) -> None:
-            fn.create_role(aws, role)
-            fn.put_role_policy(aws, role, policy)
+            def create_role(out: Outputs) -> None:
+                fn.create_role(aws, role)
+                fn.put_role_policy(aws, role, policy)
 
-        steps.append(Step("role", role, Action.CREATE, "dynamodb:GetItem on the table, own log group", create_role))
-    elif fn.get_role_policy(aws, role) != policy:
-        steps.append(
-            Step(
-                "role",
-                role,
-                Action.UPDATE,
-                "policy differs",
-                lambda out: fn.put_role_policy(aws, role, policy),
-            )
-        )
-    else:
-        steps.append(Step("role", role, Action.UNCHANGED))
+            step = Step("role", role, Action.CREATE, "dynamodb:GetItem on the table, own log group", create_role)
+            return step, f"arn:aws:iam::{self.account}:role/{role}"
+        if fn.get_role_policy(aws, role) != policy:
+            return Step(
+                "role", role, Action.UPDATE, "policy differs", lambda out: fn.put_role_policy(aws, role, policy)
+            ), arn
+        return Step("role", role, Action.UNCHANGED), arn
 
-    # Function
-    package = build_package(inputs.source_dir)
-    desired = fn.desired_configuration(role_arn, settings.table)
-    function = fn.describe_function(aws, settings.function)
-    function_arn = function.arn or f"arn:aws:lambda:{region}:{account}:function:{settings.function}"
-    if function.arn is None:
-        steps.append(
-            Step(
+    def function(self, role_arn: str) -> tuple[Step, fn.FunctionState]:
+        aws, name = self.aws, self.settings.function
+        package = build_package(self.inputs.source_dir)
+        desired = fn.desired_configuration(role_arn, self.settings.table)
+        function = fn.describe_function(aws, name)
+        code = f"code {package.sha256_hex[:12]}"
+        if function.arn is None:
+            return Step(
                 "function",
-                settings.function,
+                name,
                 Action.CREATE,
-                f"code {package.sha256_hex[:12]}",
-                lambda out: _set(out, "function_arn", fn.create_function(aws, settings.function, package, desired)),
-            )
-        )
-    else:
-        changes = []
-        if function.code_sha256 != package.code_sha256:
-            changes.append("code")
+                code,
+                lambda out: _set(out, "function_arn", fn.create_function(aws, name, package, desired)),
+            ), function
+        code_changed = function.code_sha256 != package.code_sha256
         drift = fn.configuration_drift(function.configuration or {}, desired)
-        changes += drift
-        if changes:
+        if not code_changed and not drift:
+            return Step("function", name, Action.UNCHANGED, code), function
 
-            def update_function(out: Outputs) -> None:
-                if drift:
-                    fn.update_function_configuration(aws, settings.function, desired)
-                if "code" in changes:
-                    fn.update_function_code(aws, settings.function, package)
+        def update_function(out: Outputs) -> None:
+            if drift:
+                fn.update_function_configuration(aws, name, desired)
+            if code_changed:
+                fn.update_function_code(aws, name, package)
 
-            steps.append(Step("function", settings.function, Action.UPDATE, ", ".join(changes), update_function))
-        else:
-            steps.append(Step("function", settings.function, Action.UNCHANGED, f"code {package.sha256_hex[:12]}"))
+        changes = ", ".join((["code"] if code_changed else []) + drift)
+        return Step("function", name, Action.UPDATE, changes, update_function), function
 
-    # API definition
-    spec = api_ops.render_spec(api_ops.load_spec(inputs.spec_file), settings.api, function_arn, region)
-    api = api_ops.find_api(aws, settings.api)
-    if api.api_id is None:
-        steps.append(
-            Step(
+    def api(self, api: api_ops.ApiState, spec: api_ops.RenderedSpec) -> Step:
+        aws, name = self.aws, self.settings.api
+        if api.api_id is None:
+            return Step(
                 "api",
-                settings.api,
+                name,
                 Action.CREATE,
                 f"spec {spec.digest}",
                 lambda out: _set(out, "api_id", api_ops.import_api(aws, spec)),
             )
-        )
-    else:
         api_id = api.api_id
-        if api.spec_digest != spec.digest:
-            steps.append(
-                Step(
-                    "api",
-                    settings.api,
-                    Action.UPDATE,
-                    f"spec {api.spec_digest} -> {spec.digest}",
-                    lambda out: api_ops.overwrite_api(aws, api_id, spec),
-                )
-            )
-        else:
-            steps.append(Step("api", settings.api, Action.UNCHANGED, f"spec {spec.digest}"))
-        steps[-1].detail += f" (id {api_id})"
+        if api.spec_digest == spec.digest:
+            return Step("api", name, Action.UNCHANGED, f"spec {spec.digest} (id {api_id})")
+        return Step(
+            "api",
+            name,
+            Action.UPDATE,
+            f"spec {api.spec_digest} -> {spec.digest} (id {api_id})",
+            lambda out: api_ops.overwrite_api(aws, api_id, spec),
+        )
 
-    def api_id_of(out: Outputs) -> str:
-        return out.get("api_id") or api.api_id  # type: ignore[return-value]
-
-    # Invoke permission, scoped to this API
-    if api.api_id is None:
-        steps.append(
-            Step(
+    def permission(
+        self, api: api_ops.ApiState, function: fn.FunctionState, api_id_of: Callable[[Outputs], str]
+    ) -> Step:
+        """API Gateway may invoke the function only from this API's GET /catalog/{name}/{version}."""
+        name, function_name = "apigateway invoke", self.settings.function
+        if api.api_id is None:
+            return Step(
                 "permission",
-                "apigateway invoke",
+                name,
                 Action.CREATE,
                 "scoped to the new API",
-                lambda out: _grant(aws, settings.function, region, account, api_id_of(out)),
+                lambda out: self._grant(api_id_of(out), replace=False),
             )
-        )
-    else:
         statement = fn.permission_statement_id(api.api_id)
-        expected = fn.invoke_source_arn(region, account, api.api_id)
-        current = None if function.arn is None else fn.permission_source_arn(aws, settings.function, statement)
+        expected = fn.invoke_source_arn(self.region, self.account, api.api_id)
+        current = None if function.arn is None else fn.permission_source_arn(self.aws, function_name, statement)
         if current == expected:
-            steps.append(Step("permission", "apigateway invoke", Action.UNCHANGED, expected))
-        else:
-            steps.append(
-                Step(
-                    "permission",
-                    "apigateway invoke",
-                    Action.CREATE if current is None else Action.UPDATE,
-                    expected,
-                    lambda out: _grant(
-                        aws, settings.function, region, account, api.api_id, replace=current is not None
-                    ),
-                )
-            )
-
-    # Stage
-    stage = (
-        api_ops.StageState(settings.stage, exists=False)
-        if api.api_id is None
-        else api_ops.describe_stage(aws, api.api_id, settings.stage)
-    )
-    if not stage.exists or stage.spec_digest != spec.digest:
-        action = Action.CREATE if not stage.exists else Action.UPDATE
-        steps.append(
-            Step(
-                "stage",
-                settings.stage,
-                action,
-                f"deploy spec {spec.digest}",
-                lambda out: _set(
-                    out,
-                    "deployment_id",
-                    api_ops.deploy_stage(aws, api_id_of(out), settings.stage, spec.digest),
-                ),
-            )
+            return Step("permission", name, Action.UNCHANGED, expected)
+        api_id = api.api_id
+        return Step(
+            "permission",
+            name,
+            Action.CREATE if current is None else Action.UPDATE,
+            expected,
+            lambda out: self._grant(api_id, replace=current is not None),
         )
-    else:
-        steps.append(Step("stage", settings.stage, Action.UNCHANGED, f"deployment {stage.deployment_id}"))
 
-    return steps
+    def stage(self, api: api_ops.ApiState, spec: api_ops.RenderedSpec, api_id_of: Callable[[Outputs], str]) -> Step:
+        aws, name = self.aws, self.settings.stage
+        stage = (
+            api_ops.StageState(name, exists=False)
+            if api.api_id is None
+            else api_ops.describe_stage(aws, api.api_id, name)
+        )
+        if stage.exists and stage.spec_digest == spec.digest:
+            return Step("stage", name, Action.UNCHANGED, f"deployment {stage.deployment_id}")
+        return Step(
+            "stage",
+            name,
+            Action.UPDATE if stage.exists else Action.CREATE,
+            f"deploy spec {spec.digest}",
+            lambda out: _set(out, "deployment_id", api_ops.deploy_stage(aws, api_id_of(out), name, spec.digest)),
+        )
+
+    def _grant(self, api_id: str, replace: bool) -> None:
+        statement = fn.permission_statement_id(api_id)
+        if replace:
+            fn.revoke_invoke(self.aws, self.settings.function, statement)
+        fn.grant_invoke(
+            self.aws, self.settings.function, statement, fn.invoke_source_arn(self.region, self.account, api_id)
+        )
 
 
-def _grant(aws: Aws, function: str, region: str, account: str, api_id: str, replace: bool = False) -> None:
-    statement = fn.permission_statement_id(api_id)
-    if replace:
-        fn.revoke_invoke(aws, function, statement)
-    fn.grant_invoke(aws, function, statement, fn.invoke_source_arn(region, account, api_id))
+def plan_deploy(aws: Aws, settings: Settings, inputs: DeployInputs) -> list[Step]:
+    """Describe what exists and compare it with what should; describe/list calls only."""
+    return _DeployPlanner(aws, settings, inputs).steps()
 
 
 def plan_destroy(aws: Aws, settings: Settings) -> list[Step]:
     """Everything deploy creates, in reverse order; what is already gone is reported absent."""
-    steps: list[Step] = []
     api = api_ops.find_api(aws, settings.api)
-    if api.api_id:
-        api_id = api.api_id
-        steps.append(
-            Step(
-                "api",
-                settings.api,
-                Action.DELETE,
-                f"id {api_id} and its stages",
-                lambda out: api_ops.delete_api(aws, api_id),
-            )
-        )
-    else:
-        steps.append(Step("api", settings.api, Action.ABSENT))
     function = fn.describe_function(aws, settings.function)
-    if function.arn:
-        steps.append(
-            Step(
-                "function",
-                settings.function,
-                Action.DELETE,
-                "and its invoke permissions",
-                lambda out: fn.delete_function(aws, settings.function),
-            )
-        )
-    else:
-        steps.append(Step("function", settings.function, Action.ABSENT))
     role = fn.role_name(settings.function)
-    if fn.get_role_arn(aws, role):
-        steps.append(Step("role", role, Action.DELETE, "and its inline policy", lambda out: fn.delete_role(aws, role)))
-    else:
-        steps.append(Step("role", role, Action.ABSENT))
     table = catalog.describe_table(aws, settings.table)
-    if table.status is not None:
-        steps.append(
-            Step(
-                "table",
-                settings.table,
-                Action.DELETE,
-                f"{table.item_count or 0} item(s)",
-                lambda out: catalog.delete_table(aws, settings.table),
-            )
-        )
-    else:
-        steps.append(Step("table", settings.table, Action.ABSENT))
-    return steps
+    api_id = api.api_id
+    candidates = [
+        (
+            "api",
+            settings.api,
+            api_id is not None,
+            f"id {api_id} and its stages",
+            lambda out: api_ops.delete_api(aws, api_id),
+        ),
+        (
+            "function",
+            settings.function,
+            function.arn is not None,
+            "and its invoke permissions",
+            lambda out: fn.delete_function(aws, settings.function),
+        ),
+        (
+            "role",
+            role,
+            fn.get_role_arn(aws, role) is not None,
+            "and its inline policy",
+            lambda out: fn.delete_role(aws, role),
+        ),
+        (
+            "table",
+            settings.table,
+            table.status is not None,
+            f"{table.item_count or 0} item(s)",
+            lambda out: catalog.delete_table(aws, settings.table),
+        ),
+    ]
+    return [
+        Step(resource, name, Action.DELETE, detail, run) if exists else Step(resource, name, Action.ABSENT)
+        for resource, name, exists, detail, run in candidates
+    ]
