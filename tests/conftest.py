@@ -12,6 +12,7 @@ from click.testing import CliRunner, Result
 from moto import mock_aws
 
 from sdcli.cli import cli
+from tests.localstack import Stack
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -66,3 +67,21 @@ def dynamodb_item(table: str, name: str, version: str) -> dict | None:
         .get_item(TableName=table, Key={"name": {"S": name}, "version": {"S": version}})
         .get("Item")
     )
+
+
+@pytest.fixture(scope="module")
+def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """One real local stack per test module (``sdcli local start --detach --port 0``), stopped afterwards."""
+    stack = Stack(tmp_path_factory.mktemp("local-stack-state")).start()
+    try:
+        yield stack
+    finally:
+        stack.stop()
+
+
+@pytest.fixture(scope="module")
+def deployed_stack(local_stack: Stack) -> Stack:
+    """The module's local stack with the catalog deployed (``sdcli --local deploy``) and the examples seeded."""
+    local_stack.deploy()
+    local_stack.sdcli("--local", "seed")
+    return local_stack
