@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import sys
 import traceback
 from collections.abc import Iterator
@@ -62,8 +63,73 @@ def _spinner(text: str) -> Iterator[None]:
         yield
 
 
+# Global options a user may also put after the command (`sdcli lookup a 1 --output json`), as the AWS CLI allows.
+GLOBAL_VALUE_OPTIONS = {
+    "--region",
+    "--profile",
+    "--endpoint-url",
+    "--table",
+    "--function",
+    "--api",
+    "--stage",
+    "--output",
+    "-o",
+}
+GLOBAL_FLAGS = {"--local", "--debug"}
+# Global options worth repeating in a hint's example command, so copying it targets the same place.
+TARGET_OPTIONS = ("--local", "--endpoint-url", "--profile", "--region", "--table", "--function", "--api", "--stage")
+
+
+def hoist_global_options(args: list[str]) -> list[str]:
+    """Move global options given after the command to the front, where click expects them."""
+    front: list[str] = []
+    rest: list[str] = []
+    seen_command = False
+    index = 0
+    while index < len(args):
+        arg = args[index]
+        if arg == "--":
+            rest.extend(args[index:])
+            break
+        name = arg.split("=", 1)[0]
+        if seen_command and name in GLOBAL_FLAGS:
+            front.append(arg)
+        elif seen_command and name in GLOBAL_VALUE_OPTIONS:
+            front.append(arg)
+            if "=" not in arg and index + 1 < len(args):
+                index += 1
+                front.append(args[index])
+        else:
+            if not arg.startswith("-"):
+                seen_command = True
+            rest.append(arg)
+        index += 1
+    return front + rest
+
+
+def _target_flags(ctx: click.Context) -> str:
+    """The user's own target options, e.g. `--local --stage prod`, for the example commands hints give."""
+    settings = ctx.find_object(Settings)
+    if settings is None:
+        return ""
+    flags = []
+    defaults = Settings()
+    for option in TARGET_OPTIONS:
+        attribute = option[2:].replace("-", "_")
+        value = getattr(settings, attribute)
+        if option == "--local":
+            if value:
+                flags.append("--local")
+        elif value != getattr(defaults, attribute):
+            flags.append(f"{option} {value}")
+    return " ".join(flags)
+
+
 class SdcliGroup(click.Group):
     """Turns expected failures into one clear line (two with a hint) and their documented exit code."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, hoist_global_options(list(args)))
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -71,7 +137,11 @@ class SdcliGroup(click.Group):
         except SdcliError as error:
             if _debug(ctx):
                 traceback.print_exc()
-            render.error(error.message, error.hint, getattr(error, "problems", None))
+            hint = error.hint
+            flags = _target_flags(ctx)
+            if hint and flags:
+                hint = re.sub(r"`sdcli (?!local )", f"`sdcli {flags} ", hint)
+            render.error(error.message, hint, getattr(error, "problems", None))
             raise click.exceptions.Exit(error.exit_code) from None
         except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
             raise
@@ -478,13 +548,18 @@ def lookup(name: str, version: str, api_url: str | None, timeout: float) -> None
 
 
 def _resolve_api_url() -> str:
-    from sdcli.api import find_api
+    from sdcli.api import describe_stage, find_api
 
     aws, settings = _aws(), _settings()
     api = find_api(aws, settings.api)
     if api.api_id is None:
         raise NotDeployedError(
             f"No REST API named {settings.api!r} is deployed.", hint="Run `sdcli deploy`, or pass --api-url."
+        )
+    if not describe_stage(aws, api.api_id, settings.stage).exists:
+        raise NotDeployedError(
+            f"Stage {settings.stage!r} of API {settings.api!r} is not deployed.",
+            hint="Deploy it with `sdcli api deploy`, or pick another with --stage.",
         )
     return _stage_url(aws, settings, api.api_id)
 
@@ -550,7 +625,16 @@ def local_start(port: int, detach: bool) -> None:
 
     if detach:
         state = control.start_detached(port)
-        _print_fields({"endpoint": state["endpoint"], "pid": state["pid"], "log": state.get("log")})
+        if state.get("already_running") and not _json_mode():
+            render.message(f"A local stack is already running at {state['endpoint']} (pid {state['pid']}); using it.")
+            if port not in (0, state["port"]):
+                render.message(f"--port {port} was ignored; stop it first (`sdcli local stop`) to move it.")
+        fields = {"endpoint": state["endpoint"], "pid": state["pid"]}
+        if state.get("log"):
+            fields["log"] = state["log"]
+        if _json_mode():
+            fields["already_running"] = bool(state.get("already_running"))
+        _print_fields(fields)
         return
     control.run_foreground(
         port,

@@ -40,11 +40,17 @@ def emit_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
 
 
-def table(title: str | None, columns: list[str], rows: list[list[Any]], styles: dict[int, Any] | None = None) -> None:
+def table(
+    title: str | None,
+    columns: list[str],
+    rows: list[list[Any]],
+    styles: dict[int, Any] | None = None,
+    show_header: bool = True,
+) -> None:
     from rich.table import Table
     from rich.text import Text
 
-    grid = Table(title=title, title_justify="left", show_edge=True)
+    grid = Table(title=title, title_justify="left", show_edge=True, show_header=show_header)
     for column in columns:
         grid.add_column(column, overflow="fold")
     for row in rows:
@@ -58,7 +64,7 @@ def table(title: str | None, columns: list[str], rows: list[list[Any]], styles: 
 
 
 def key_values(title: str, pairs: list[tuple[str, Any]]) -> None:
-    table(title, ["", ""], [[key, value] for key, value in pairs])
+    table(title, ["", ""], [[key, value] for key, value in pairs], show_header=False)
 
 
 def action_style(action: str) -> str:

@@ -361,3 +361,25 @@ def test_local_without_a_running_stack(run) -> None:
     result = run("--local", "status")
     assert result.exit_code == EXIT_FAILURE
     assert "The local stack is not running." in result.stderr and "sdcli local start" in result.stderr
+
+
+def test_global_options_may_follow_the_command(run) -> None:
+    run("table", "create")
+    result = run("seed", "--output", "json")
+    assert result.exit_code == 0 and json.loads(result.stdout)["written"] == 2
+    result = run("status", "--output=json", "--table", "Services")
+    assert json.loads(result.stdout)["table"]["item_count"] == 2
+
+
+def test_hints_repeat_the_target_options(run) -> None:
+    result = run("--table", "Other", "--region", "eu-west-1", "seed")
+    assert result.exit_code == EXIT_FAILURE
+    assert "`sdcli --region eu-west-1 --table Other table create`" in result.stderr
+
+
+def test_lookup_on_an_undeployed_stage_says_so(run) -> None:
+    run("deploy")
+    result = run("--stage", "prod", "lookup", "testservice2", "1.0")
+    assert result.exit_code == EXIT_FAILURE
+    assert "Stage 'prod' of API 'catalog_service' is not deployed." in result.stderr
+    assert "`sdcli --stage prod api deploy`" in result.stderr
