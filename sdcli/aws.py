@@ -64,6 +64,11 @@ class Aws:
             )
         except botocore.exceptions.ProfileNotFound as error:
             raise AwsError(str(error), hint="List profiles with `aws configure list-profiles`.") from None
+        if self.settings.local and self.region not in self._session.get_available_regions("dynamodb"):
+            raise AwsError(
+                f"{self.region!r} is not an AWS region; the local stack emulates AWS regions only.",
+                hint="Use an AWS region name such as us-east-1 (the default).",
+            )
         self._config = botocore.config.Config(
             retries={"mode": "standard", "max_attempts": max_attempts()},
             connect_timeout=5,
@@ -145,6 +150,13 @@ class Aws:
         code = str(info.get("Code") or error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", "Error"))
         message = info.get("Message") or "no message"
         readable = operation.replace("_", " ")
+        if message.lstrip()[:1] == "<":  # an HTML error page, not an AWS error: the endpoint itself failed
+            where = "the local stack" if self.settings.local else self._where(service)
+            return AwsError(
+                f"{service} {readable} failed: {where} answered HTTP {code} with an error page, not an AWS error.",
+                hint="Check --region and --endpoint-url; the local stack's log (sdcli local status) has details.",
+                code=code,
+            )
         return AwsError(f"{service} {readable} failed: {code}: {message}", hint=_HINTS.get(code), code=code)
 
     def _botocore_error(self, service: str, error: botocore.exceptions.BotoCoreError) -> AwsError:

@@ -383,3 +383,35 @@ def test_lookup_on_an_undeployed_stage_says_so(run) -> None:
     assert result.exit_code == EXIT_FAILURE
     assert "Stage 'prod' of API 'catalog_service' is not deployed." in result.stderr
     assert "`sdcli --stage prod api deploy`" in result.stderr
+
+
+def test_unknown_region_for_the_local_stack(run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    state = tmp_path / "state"
+    state.mkdir()
+    monkeypatch.setenv("SDCLI_STATE_DIR", str(state))
+    (state / "local-stack.json").write_text(json.dumps({"pid": os.getpid(), "endpoint": "http://127.0.0.1:9"}))
+    result = run("--local", "--region", "nowhere-1", "status")
+    assert result.exit_code == EXIT_FAILURE
+    assert "'nowhere-1' is not an AWS region" in result.stderr and "<html" not in result.stderr.lower()
+
+
+def test_local_start_with_an_unusable_state_folder(run, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SDCLI_STATE_DIR", "/proc/sdcli-cannot-exist")
+    result = run("local", "start", "--detach", "--port", "0")
+    assert result.exit_code == EXIT_FAILURE
+    assert result.stderr.startswith("Error: Cannot use /proc/sdcli-cannot-exist") and "SDCLI_STATE_DIR" in result.stderr
+
+
+def test_local_start_on_a_taken_port(run) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        for args in (["--detach"], []):
+            result = run("local", "start", "--port", str(port), *args)
+            assert result.exit_code == EXIT_FAILURE
+            assert f"Error: Cannot listen on 127.0.0.1:{port}" in result.stderr and "--port" in result.stderr

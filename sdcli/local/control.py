@@ -10,11 +10,13 @@ import json
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import requests
@@ -25,12 +27,45 @@ from sdcli.errors import SdcliError
 START_TIMEOUT = 60.0
 
 
+def _usable_state_dir() -> Path:
+    folder = state_dir()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise SdcliError(
+            f"Cannot use {folder} for the local stack's state: {error.strerror or error}",
+            hint="Point SDCLI_STATE_DIR at a writable folder.",
+        ) from None
+    return folder
+
+
 def _write_state(state: dict[str, Any]) -> None:
     path = local_state_file()
-    path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_suffix(".tmp")
-    temporary.write_text(json.dumps(state))
-    temporary.replace(path)
+    try:
+        temporary.write_text(json.dumps(state))
+        temporary.replace(path)
+    except OSError as error:
+        raise SdcliError(
+            f"Cannot write {path}: {error.strerror or error}", hint="Point SDCLI_STATE_DIR at a writable folder."
+        ) from None
+
+
+def _check_port_free(port: int) -> None:
+    """Fail with our own message; werkzeug would print its own text and exit."""
+    if port == 0:
+        return
+    probe = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        probe.bind(("127.0.0.1", port))
+    except OSError as error:
+        raise SdcliError(
+            f"Cannot listen on 127.0.0.1:{port}: {error.strerror or error}",
+            hint="Pick another port with --port (0 picks a free one).",
+        ) from None
+    finally:
+        probe.close()
 
 
 def _clear_state(pid: int) -> None:
@@ -55,12 +90,14 @@ def run_foreground(port: int, on_ready: Callable[[str], None] | None = None) -> 
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    _usable_state_dir()
     running = read_local_state()
     if running and running.get("pid") != os.getpid():
         raise SdcliError(
             f"A local stack is already running at {running['endpoint']} (pid {running['pid']}).",
             hint="Stop it with `sdcli local stop`, or use it as it is.",
         )
+    _check_port_free(port)
     try:
         stack = LocalStack(port=port)
     except OSError as error:
@@ -100,8 +137,8 @@ def start_detached(port: int) -> dict[str, Any]:
     running = read_local_state()
     if running and healthy(running["endpoint"]):
         return {**running, "already_running": True}
-    log_path = state_dir() / "local-stack.log"
-    log_path.parent.mkdir(parents=True, exist_ok=True)
+    _check_port_free(port)
+    log_path = _usable_state_dir() / "local-stack.log"
     environment = {**os.environ, "SDCLI_LOCAL_LOG": str(log_path)}
     with open(log_path, "ab") as log_file:
         process = subprocess.Popen(
