@@ -3,11 +3,22 @@
 Every boto3 call goes through :meth:`Aws.call`, which turns botocore's exceptions into :class:`AwsError` with a
 line a user can act on, and records the operation name so a deploy can say how many mutating calls it made.
 Domain modules (catalog, function, api, deploy) call the typed helpers below, never boto3 directly.
+
+Retries: botocore's standard mode (``SDCLI_MAX_ATTEMPTS`` attempts in all) retries throttling, transient errors
+and lost connections. That is right for every call but a create with no natural key: a retried ImportRestApi
+whose first answer was lost makes a second API. :meth:`Aws.call_once` sends such a call one attempt at a time
+and, after an attempt whose outcome is unknown, looks for what it may have created before sending it again.
+
+With ``--debug`` each call is logged on ``sdcli.aws`` (operation, a summary of its parameters, HTTP status,
+retries, duration); the CLI's handler redacts credentials (:mod:`sdcli.redact`), and so do error messages here.
 """
 
 from __future__ import annotations
 
+import json
+import logging
 import os
+import random
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -19,6 +30,9 @@ import botocore.exceptions
 from sdcli import __version__
 from sdcli.config import LOCAL_ACCESS_KEY, LOCAL_SECRET_KEY, Settings
 from sdcli.errors import AwsError
+from sdcli.redact import add_secrets, redact
+
+log = logging.getLogger("sdcli.aws")
 
 READ_PREFIXES = ("get_", "describe_", "list_", "batch_get_", "scan", "query")
 
@@ -36,7 +50,26 @@ _HINTS = {
 }
 
 
+# What standard mode treats as throttling; call_once retries these the same way.
+THROTTLING_CODES = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "RequestThrottledException",
+        "TooManyRequestsException",
+        "ProvisionedThroughputExceededException",
+        "RequestLimitExceeded",
+        "RequestThrottled",
+        "SlowDown",
+    }
+)
+# Failures after which the request certainly did not reach the service: safe to send again.
+_UNSENT = (botocore.exceptions.EndpointConnectionError, botocore.exceptions.ConnectTimeoutError)
+
+
 def max_attempts() -> int:
+    """Attempts per call, the first included (SDCLI_MAX_ATTEMPTS, default 5)."""
     try:
         return max(1, int(os.environ.get("SDCLI_MAX_ATTEMPTS", "5")))
     except ValueError:
@@ -44,7 +77,13 @@ def max_attempts() -> int:
 
 
 class Aws:
-    """Clients for one account, region and endpoint, created lazily and reused."""
+    """Clients for one account, region and endpoint, created lazily and reused.
+
+    ``sleep`` and ``clock`` are what sdcli's own retries wait with; tests replace them to run without waiting.
+    """
+
+    sleep: Callable[[float], None] = staticmethod(time.sleep)
+    clock: Callable[[], float] = staticmethod(time.monotonic)
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings.resolved()
@@ -75,49 +114,123 @@ class Aws:
             read_timeout=60,
             user_agent_extra=f"sdcli/{__version__}",
         )
+        self._single_attempt = self._config.merge(
+            botocore.config.Config(retries={"mode": "standard", "max_attempts": 1})
+        )
 
     @property
     def mutating_calls(self) -> list[str]:
         return [name for name in self.calls if not name.split(".", 1)[1].startswith(READ_PREFIXES)]
 
-    def client(self, service: str) -> Any:
-        if service not in self._clients:
-            self._clients[service] = self._session.client(service, endpoint_url=self.endpoint_url, config=self._config)
-        return self._clients[service]
+    def client(self, service: str, *, single_attempt: bool = False) -> Any:
+        """The service's client; ``single_attempt`` gives the one without botocore retries (for call_once)."""
+        key = f"{service}/once" if single_attempt else service
+        if key not in self._clients:
+            config = self._single_attempt if single_attempt else self._config
+            self._clients[key] = self._session.client(service, endpoint_url=self.endpoint_url, config=config)
+            self._remember_credentials()
+        return self._clients[key]
 
     def call(self, service: str, operation: str, **params: Any) -> dict[str, Any]:
         """Run one API operation, translating every botocore failure into an AwsError."""
         self.calls.append(f"{service}.{operation}")
         method: Callable[..., dict[str, Any]] = getattr(self.client(service), operation)
+        started = self.clock()
         try:
-            return method(**params)
+            response = method(**params)
         except botocore.exceptions.ClientError as error:
-            raise self._client_error(service, operation, error) from None
+            translated = self._client_error(service, operation, error)
+            self._log_call(service, operation, params, started, error.response, translated.code)
+            raise translated from None
         except botocore.exceptions.BotoCoreError as error:
+            self._log_call(service, operation, params, started, None, type(error).__name__)
             raise self._botocore_error(service, error) from None
+        self._log_call(service, operation, params, started, response)
+        return response
+
+    def call_once(
+        self, service: str, operation: str, recover: Callable[[], dict[str, Any] | None], **params: Any
+    ) -> dict[str, Any]:
+        """A create that must not run twice: never resent blind after an attempt whose outcome is unknown.
+
+        Throttling and requests that never left are retried with standard mode's backoff. After a lost
+        connection, a read timeout or a 5xx, ``recover()`` looks for what the attempt may have made (it
+        returns it in the operation's response shape, or None); only when it finds nothing is the call resent.
+        """
+        self.calls.append(f"{service}.{operation}")
+        method: Callable[..., dict[str, Any]] = getattr(self.client(service, single_attempt=True), operation)
+        attempts = max_attempts()
+        for attempt in range(1, attempts + 1):
+            started = self.clock()
+            last = attempt == attempts
+            try:
+                response = method(**params)
+            except botocore.exceptions.ClientError as error:
+                translated = self._client_error(service, operation, error)
+                self._log_call(service, operation, params, started, error.response, translated.code)
+                status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+                throttled = translated.code in THROTTLING_CODES or status == 429
+                if last or not (throttled or status >= 500):
+                    raise translated from None
+                if status >= 500 and (found := recover()) is not None:
+                    return found
+                self.sleep(_backoff(attempt, throttled))
+                continue
+            except botocore.exceptions.BotoCoreError as error:
+                self._log_call(service, operation, params, started, None, type(error).__name__)
+                retryable = isinstance(error, _UNSENT | botocore.exceptions.HTTPClientError)
+                if last or not retryable:
+                    raise self._botocore_error(service, error) from None
+                if not isinstance(error, _UNSENT) and (found := recover()) is not None:
+                    return found
+                self.sleep(_backoff(attempt, throttled=False))
+                continue
+            self._log_call(service, operation, params, started, response)
+            return response
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def paginate(self, service: str, operation: str, key: str, **params: Any) -> Iterator[Any]:
         self.calls.append(f"{service}.{operation}")
         paginator = self.client(service).get_paginator(operation)
+        started, pages, items = self.clock(), 0, 0
         try:
             for page in paginator.paginate(**params):
-                yield from page.get(key, [])
+                pages += 1
+                found = page.get(key, [])
+                items += len(found)
+                yield from found
         except botocore.exceptions.ClientError as error:
-            raise self._client_error(service, operation, error) from None
+            translated = self._client_error(service, operation, error)
+            self._log_call(service, operation, params, started, error.response, translated.code)
+            raise translated from None
         except botocore.exceptions.BotoCoreError as error:
+            self._log_call(service, operation, params, started, None, type(error).__name__)
             raise self._botocore_error(service, error) from None
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug(
+                "%s.%s(%s) -> %d page(s), %d item(s) in %.0f ms",
+                service,
+                operation,
+                _summary(params),
+                pages,
+                items,
+                (self.clock() - started) * 1000,
+            )
 
     def wait(self, service: str, waiter: str, what: str, delay: float = 1, attempts: int = 120, **params: Any) -> None:
+        started = self.clock()
         try:
             self.client(service).get_waiter(waiter).wait(
                 WaiterConfig={"Delay": delay, "MaxAttempts": attempts}, **params
             )
         except botocore.exceptions.WaiterError as error:
-            raise AwsError(
-                f"Gave up waiting for {what}: {error.last_response.get('Error', {}).get('Message') or error}"
-            ) from None
+            message = error.last_response.get("Error", {}).get("Message") or str(error)
+            log.debug("waiting for %s (%s.%s) failed: %s", what, service, waiter, message)
+            raise AwsError(f"Gave up waiting for {what}: {redact(message)}") from None
         except botocore.exceptions.BotoCoreError as error:
+            log.debug("waiting for %s (%s.%s) failed: %s", what, service, waiter, type(error).__name__)
             raise self._botocore_error(service, error) from None
+        log.debug("waited for %s (%s.%s) %.0f ms", what, service, waiter, (self.clock() - started) * 1000)
 
     def account_id(self) -> str:
         if self._account_id is None:
@@ -132,15 +245,51 @@ class Aws:
         delay: float = 1,
     ) -> dict[str, Any]:
         """Retry an eventually-consistent AWS answer (a new role not yet assumable, an update in progress)."""
-        deadline = time.monotonic() + timeout
+        deadline = self.clock() + timeout
         while True:
             try:
                 return attempt()
             except AwsError as error:
-                if not retryable(error) or time.monotonic() + delay > deadline:
+                if not retryable(error) or self.clock() + delay > deadline:
                     raise
-            time.sleep(delay)
+                log.debug("retrying in %.1f s: %s", delay, error.message)
+            self.sleep(delay)
             delay = min(delay * 2, 8)
+
+    def _remember_credentials(self) -> None:
+        """The credentials in use join the redaction list, so no output or log can show them."""
+        try:
+            credentials = self._session.get_credentials()
+            frozen = credentials.get_frozen_credentials() if credentials else None
+        except botocore.exceptions.BotoCoreError:
+            return
+        if frozen is not None:
+            add_secrets((frozen.access_key, frozen.secret_key, frozen.token))
+
+    def _log_call(
+        self,
+        service: str,
+        operation: str,
+        params: dict[str, Any],
+        started: float,
+        response: dict[str, Any] | None,
+        error_code: str | None = None,
+    ) -> None:
+        if not log.isEnabledFor(logging.DEBUG):
+            return
+        metadata = (response or {}).get("ResponseMetadata", {})
+        status = metadata.get("HTTPStatusCode", "-")
+        outcome = f"{status} {error_code}" if error_code else str(status)
+        retries = metadata.get("RetryAttempts") or 0
+        log.debug(
+            "%s.%s(%s) -> %s in %.0f ms%s",
+            service,
+            operation,
+            _summary(params),
+            outcome,
+            (self.clock() - started) * 1000,
+            f" after {retries} retr{'y' if retries == 1 else 'ies'}" if retries else "",
+        )
 
     def _where(self, service: str) -> str:
         return self.endpoint_url or f"AWS {service} in {self.region}"
@@ -148,7 +297,7 @@ class Aws:
     def _client_error(self, service: str, operation: str, error: botocore.exceptions.ClientError) -> AwsError:
         info = error.response.get("Error", {})
         code = str(info.get("Code") or error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", "Error"))
-        message = info.get("Message") or "no message"
+        message = redact(str(info.get("Message") or "no message"))  # some echo the signed request, token too
         readable = operation.replace("_", " ")
         if message.lstrip()[:1] == "<":  # an HTML error page, not an AWS error: the endpoint itself failed
             where = "the local stack" if self.settings.local else self._where(service)
@@ -181,5 +330,40 @@ class Aws:
                 if self.settings.local
                 else "Check the endpoint and your network, then run the command again."
             )
-            return AwsError(f"Cannot reach {self._where(service)}: {error}", hint=hint, code="EndpointUnreachable")
-        return AwsError(f"{service} request failed: {error}", code=type(error).__name__)
+            return AwsError(
+                redact(f"Cannot reach {self._where(service)}: {error}"), hint=hint, code="EndpointUnreachable"
+            )
+        return AwsError(redact(f"{service} request failed: {error}"), code=type(error).__name__)
+
+
+def _backoff(attempt: int, throttled: bool) -> float:
+    """Standard mode's delay before attempt ``attempt + 1``: jittered, doubling, 1 s base when throttled."""
+    base = 1.0 if throttled else 0.05
+    return random.random() * min(base * 2 ** (attempt - 1), 20.0)
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    if isinstance(value, bytes | bytearray):
+        return f"<{len(value)} bytes>"
+    if isinstance(value, str):
+        text = repr(value)
+    else:
+        try:
+            text = json.dumps(value, default=lambda o: f"<{len(o)} bytes>" if isinstance(o, bytes) else str(o))
+        except (TypeError, ValueError):
+            text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _summary(params: dict[str, Any]) -> str:
+    """Parameters as a short line for --debug: bytes by size, long values cut, environment values hidden."""
+    parts = []
+    for key, value in params.items():
+        if key == "Environment" and isinstance(value, dict):
+            names = sorted((value.get("Variables") or {}).keys())
+            parts.append(f"Environment=<variables {', '.join(names)}>")
+        elif key == "Code" and isinstance(value, dict):
+            parts.append(f"Code={{{', '.join(f'{k}={_short(v)}' for k, v in value.items())}}}")
+        else:
+            parts.append(f"{key}={_short(value)}")
+    return ", ".join(parts)
