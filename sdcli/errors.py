@@ -34,6 +34,12 @@ class NotDeployedError(SdcliError):
     """The command needs a resource that deploy has not created yet."""
 
 
+class UsageError(SdcliError):
+    """A bad option value that click's own types cannot check (e.g. a malformed --api-url)."""
+
+    exit_code = EXIT_USAGE
+
+
 class InvalidInputError(SdcliError):
     exit_code = EXIT_INVALID_INPUT
 
