@@ -534,7 +534,7 @@ def lookup(name: str, version: str, api_url: str | None, timeout: float) -> None
     """Look up a service's endpoint by NAME and VERSION (exit 3 when the catalog has no such service)."""
     from sdcli.lookup import lookup as fetch
 
-    if not api_url:
+    if api_url is None:  # an explicit empty --api-url is malformed, not "resolve it"
         api_url = _resolve_api_url()
     record = fetch(api_url, name, version, timeout=timeout)
     if _json_mode():
