@@ -18,7 +18,7 @@ import os
 import time
 from typing import Any
 
-import boto3
+import botocore.session
 from botocore.exceptions import BotoCoreError, ClientError
 
 TABLE_NAME = os.environ.get("TABLE_NAME", "Services")
@@ -27,8 +27,10 @@ TABLE_NAME = os.environ.get("TABLE_NAME", "Services")
 MAX_NAME_BYTES = 2048
 MAX_VERSION_BYTES = 1024
 
-# Created once per execution environment, so warm invocations reuse its connection pool.
-_dynamodb = boto3.client("dynamodb")
+# Created once per execution environment, so warm invocations reuse its connection pool. botocore directly, not
+# boto3: the handler needs only a low-level client, and boto3's import (s3transfer, the resource layer) would add
+# about a tenth to every cold start. Same client, same credential chain, region and endpoint configuration.
+_dynamodb = botocore.session.get_session().create_client("dynamodb")
 
 
 class ServiceNotFound(Exception):

@@ -1,0 +1,1 @@
+"""The baselines the benchmarks measure sdcli against, each as plain as the thing it stands for."""

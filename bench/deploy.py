@@ -1,0 +1,102 @@
+"""Goal 4: ``sdcli deploy`` with nothing changed vs the first deploy on a fresh local stack, and its calls.
+
+Each run gets a fresh stack: one first deploy, then several no-op deploys, all whole ``sdcli --local deploy``
+processes. Mutating calls are counted twice: by sdcli itself (``mutating_calls`` in its JSON) and, on a
+separate warm-up stack, independently on the wire by a counting proxy in front of the stack (bench/proxy.py).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from typing import Any
+
+from bench.harness import PYTHON, LocalStack, Options, Row, log, median, ms
+from bench.proxy import CountingProxy
+
+
+def _deploy(stack: LocalStack, *extra: str) -> tuple[float, dict[str, Any]]:
+    command = stack.command(*extra, "--output", "json", "deploy")
+    started = time.perf_counter()
+    result = subprocess.run(command, env=stack.env, capture_output=True, text=True, timeout=600)
+    elapsed = time.perf_counter() - started
+    if result.returncode != 0:
+        raise RuntimeError(f"sdcli deploy failed: {result.stderr.strip()[-800:]}")
+    return elapsed, json.loads(result.stdout)
+
+
+def _actions(report: dict[str, Any]) -> set[str]:
+    return {resource["action"] for resource in report["resources"]}
+
+
+def run(options: Options) -> list[Row]:
+    """A counted warm-up stack through the proxy, then timed stacks."""
+    stacks, noops = options.runs(4, 2), options.runs(3, 2)
+    log("deploy: warm-up stack, deploys counted on the wire by a proxy")
+    with LocalStack("deploy-count") as stack, CountingProxy(stack.endpoint) as proxy:
+        _, first_report = _deploy(stack, "--endpoint-url", proxy.url)
+        wire_first = [call.operation for call in proxy.take() if call.mutating]
+        _, noop_report = _deploy(stack, "--endpoint-url", proxy.url)
+        noop_calls = proxy.take()
+        wire_noop = [call.operation for call in noop_calls if call.mutating]
+        wire_noop_reads = len(noop_calls)
+    firsts: list[float] = []
+    repeats: list[float] = []
+    reported: list[int] = []
+    for index in range(stacks):
+        log(f"deploy: fresh stack {index + 1}/{stacks}: first deploy, then {noops} with nothing changed")
+        with LocalStack("deploy") as stack:
+            elapsed, report = _deploy(stack)
+            if _actions(report) != {"created"}:
+                raise RuntimeError(f"first deploy did not create everything: {report['resources']}")
+            firsts.append(elapsed)
+            for _ in range(noops):
+                elapsed, report = _deploy(stack)
+                if _actions(report) != {"unchanged"}:
+                    raise RuntimeError(f"a repeated deploy changed something: {report['resources']}")
+                repeats.append(elapsed)
+                reported.append(report["mutating_calls"])
+        if options.profile_dir and index == stacks - 1:
+            _profile(options)
+    first, repeat = median(firsts), median(repeats)
+    zero = not wire_noop and not any(reported) and noop_report["mutating_calls"] == 0
+    return [
+        Row(
+            "4",
+            "deploy, nothing changed vs first deploy on a fresh stack",
+            ms(repeat),
+            ms(first),
+            repeat / first,
+            "<= 0.2",
+            extra_ok=zero,
+            data={"first": firsts, "noop": repeats},
+        ),
+        Row(
+            "4",
+            "mutating calls of a no-op deploy: sdcli's count / on the wire",
+            f"{max(reported, default=0)} / {len(wire_noop)}",
+            f"first: {first_report['mutating_calls']} / {len(wire_first)}",
+            None,
+            "check",
+            extra_ok=zero,
+            note=(
+                f"no-op deploy on the wire: {wire_noop_reads} requests, mutating: {wire_noop or 'none'}; "
+                f"first deploy's mutating calls on the wire: {', '.join(wire_first)}"
+            ),
+        ),
+    ]
+
+
+def _profile(options: Options) -> None:
+    """pyinstrument of one first deploy and one no-op deploy, on a stack of their own."""
+    assert options.profile_dir is not None
+    with LocalStack("deploy-profile") as stack:
+        for name in ("first", "noop"):
+            out = options.profile_dir / f"deploy-{name}-pyinstrument.txt"
+            subprocess.run(
+                [PYTHON, "-m", "pyinstrument", "-o", str(out), "-m", "sdcli", "--local", "--output", "json", "deploy"],
+                env=stack.env,
+                capture_output=True,
+                check=False,
+            )
