@@ -40,6 +40,15 @@ def emit_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
 
 
+def _visible(text: str) -> str:
+    """``text`` with control characters shown as escapes, so data (a name, an endpoint URL) cannot drive the
+    terminal (ESC sequences) or break the table; rich itself keeps ESC and NUL."""
+    return "".join(
+        char if char.isprintable() or char == " " else char.encode("unicode_escape", "backslashreplace").decode()
+        for char in text
+    )
+
+
 def table(
     title: str | None,
     columns: list[str],
@@ -50,7 +59,9 @@ def table(
     from rich.table import Table
     from rich.text import Text
 
-    grid = Table(title=title, title_justify="left", show_edge=True, show_header=show_header)
+    # Text, not str: a title is data (``sdcli lookup '[/]' 1``), never rich markup.
+    heading = None if title is None else Text(_visible(title))
+    grid = Table(title=heading, title_justify="left", show_edge=True, show_header=show_header)
     for column in columns:
         grid.add_column(column, overflow="fold")
     for row in rows:
@@ -58,7 +69,7 @@ def table(
         for index, cell in enumerate(row):
             style = (styles or {}).get(index)
             style = style(cell) if callable(style) else style
-            cells.append(Text("" if cell is None else str(cell), style=style or ""))
+            cells.append(Text("" if cell is None else _visible(str(cell)), style=style or ""))
         grid.add_row(*cells)
     console().print(grid)
 
