@@ -1,0 +1,103 @@
+"""The lookup path and ``--help`` stay light: no boto3, botocore or moto when no AWS call is needed.
+
+``sdcli lookup --api-url`` is a plain HTTP GET that CI scripts run many times; importing the AWS SDK would
+cost it more than the request does. Checked, not timed: each command runs in a fresh interpreter against a
+stand-in catalog API on 127.0.0.1, and the test reads ``sys.modules`` as the process exits.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+HEAVY = {"boto3", "botocore", "moto", "s3transfer"}
+
+RUN_SDCLI = """\
+import atexit, json, sys
+atexit.register(lambda: sys.__stderr__.write("\\nMODULES " + json.dumps(sorted(sys.modules)) + "\\n"))
+sys.argv = ["sdcli", *json.loads(sys.argv[1])]
+from sdcli.cli import main
+main()
+"""
+
+
+class _CatalogApi(BaseHTTPRequestHandler):
+    """Answers like the deployed API: testservice2 1.0 is found, anything else is not."""
+
+    def do_GET(self) -> None:
+        if self.path == "/dev/catalog/testservice2/1.0":
+            status, body = 200, {"endpoint_url": "notarealurl2", "ttl": 600, "status": "healthy"}
+        else:
+            status, body = 404, {"error_message": "Service Not Found"}
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *_: object) -> None:
+        return
+
+
+@pytest.fixture(scope="module")
+def api_url() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _CatalogApi)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/dev"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _run(*args: str) -> tuple[int, str, set[str]]:
+    """Exit code, stdout and the top-level packages imported by ``sdcli ARGS`` in a fresh interpreter."""
+    result = subprocess.run(
+        [sys.executable, "-c", RUN_SDCLI, json.dumps(list(args))],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+    )
+    marker = [line for line in result.stderr.splitlines() if line.startswith("MODULES ")]
+    assert marker, result.stderr
+    modules = set(json.loads(marker[-1][len("MODULES ") :]))
+    return result.returncode, result.stdout, {name.split(".")[0] for name in modules} | modules
+
+
+@pytest.mark.parametrize("output", ["table", "json"])
+def test_lookup_with_api_url_imports_no_aws_sdk(api_url: str, output: str) -> None:
+    code, stdout, modules = _run("--output", output, "lookup", "testservice2", "1.0", "--api-url", api_url)
+    assert code == 0 and "notarealurl2" in stdout
+    assert "sdcli.lookup" in modules  # the command really ran
+    assert not HEAVY & modules
+
+
+def test_lookup_not_found_imports_no_aws_sdk(api_url: str) -> None:
+    code, _, modules = _run("lookup", "nosuchservice", "1.0", "--api-url", api_url)
+    assert code == 3
+    assert not HEAVY & modules
+
+
+@pytest.mark.parametrize("args", [("--help",), ("lookup", "--help"), ("--version",)])
+def test_help_is_light(args: tuple[str, ...]) -> None:
+    code, stdout, modules = _run(*args)
+    assert code == 0 and stdout
+    assert not HEAVY & modules
+    assert not {"rich", "requests"} & modules  # nothing to draw and nothing to ask
+
+
+def test_commands_that_call_aws_do_import_it() -> None:
+    """The check can fail: a command that needs AWS imports botocore (here: no endpoint answers)."""
+    _, _, modules = _run("--endpoint-url", "http://127.0.0.1:9", "status")
+    assert "botocore" in modules
