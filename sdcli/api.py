@@ -112,7 +112,21 @@ def find_api(aws: Aws, name: str) -> ApiState:
 
 
 def import_api(aws: Aws, spec: RenderedSpec) -> str:
-    return aws.call("apigateway", "import_rest_api", body=spec.body, failOnWarnings=True)["id"]
+    """Import the API exactly once.
+
+    ImportRestApi has no idempotency token: resent after a lost answer it makes a second API of the same name,
+    and every later deploy refuses to pick one. So it is never resent blind (``Aws.call_once``): after an attempt
+    whose outcome is unknown, an API with this name and spec digest is the one that attempt made.
+    """
+    name = spec.document["info"]["title"]
+
+    def made_by_the_lost_attempt() -> dict[str, Any] | None:
+        found = find_api(aws, name)
+        return {"id": found.api_id} if found.api_id and found.spec_digest == spec.digest else None
+
+    return aws.call_once(
+        "apigateway", "import_rest_api", made_by_the_lost_attempt, body=spec.body, failOnWarnings=True
+    )["id"]
 
 
 def overwrite_api(aws: Aws, api_id: str, spec: RenderedSpec) -> None:

@@ -109,13 +109,14 @@ class Aws:
                 hint="Use an AWS region name such as us-east-1 (the default).",
             )
         self._config = botocore.config.Config(
-            retries={"mode": "standard", "max_attempts": max_attempts()},
+            # total_max_attempts counts the first attempt; botocore's "max_attempts" counts only the retries.
+            retries={"mode": "standard", "total_max_attempts": max_attempts()},
             connect_timeout=5,
             read_timeout=60,
             user_agent_extra=f"sdcli/{__version__}",
         )
         self._single_attempt = self._config.merge(
-            botocore.config.Config(retries={"mode": "standard", "max_attempts": 1})
+            botocore.config.Config(retries={"mode": "standard", "total_max_attempts": 1})
         )
 
     @property
@@ -178,7 +179,7 @@ class Aws:
                 continue
             except botocore.exceptions.BotoCoreError as error:
                 self._log_call(service, operation, params, started, None, type(error).__name__)
-                retryable = isinstance(error, _UNSENT | botocore.exceptions.HTTPClientError)
+                retryable = isinstance(error, (*_UNSENT, botocore.exceptions.HTTPClientError))
                 if last or not retryable:
                     raise self._botocore_error(service, error) from None
                 if not isinstance(error, _UNSENT) and (found := recover()) is not None:

@@ -136,7 +136,7 @@ class SdcliGroup(click.Group):
             return super().invoke(ctx)
         except SdcliError as error:
             if _debug(ctx):
-                traceback.print_exc()
+                _print_traceback()
             hint = error.hint
             flags = _target_flags(ctx)
             if hint and flags:
@@ -150,12 +150,19 @@ class SdcliGroup(click.Group):
             raise click.exceptions.Exit(EXIT_INTERRUPTED) from None
         except Exception as error:  # a bug, not an expected failure: still one line unless --debug
             if _debug(ctx):
-                raise
+                _print_traceback()
             render.error(
                 f"Unexpected {type(error).__name__}: {error}",
                 "Run again with --debug for the traceback, and please report it.",
             )
             raise click.exceptions.Exit(EXIT_FAILURE) from None
+
+
+def _print_traceback() -> None:
+    """--debug's traceback, redacted like every other debug line."""
+    from sdcli.redact import redact
+
+    sys.stderr.write(redact(traceback.format_exc()))
 
 
 def _debug(ctx: click.Context) -> bool:
@@ -225,6 +232,10 @@ def cli(
         output=output,
         debug=debug,
     )
+    if debug:  # every AWS call on stderr, credentials redacted; undone when the command ends
+        from sdcli.redact import enable_debug_logging
+
+        ctx.call_on_close(enable_debug_logging())
 
 
 # --- table / seed / package ------------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from sdcli import catalog
 from sdcli import function as fn
 from sdcli.aws import Aws
 from sdcli.config import Settings
+from sdcli.errors import AwsError, SdcliError
 from sdcli.package import build_package
 
 
@@ -65,16 +66,45 @@ class DeployInputs:
 
 
 def execute(plan: list[Step], progress: Callable[[Step], None] | None = None) -> tuple[list[StepResult], Outputs]:
-    """Run every mutating step in order; what they learn (ids, ARNs) flows on through ``outputs``."""
+    """Run every mutating step in order; what they learn (ids, ARNs) flows on through ``outputs``.
+
+    A failing step stops the run with its error, which then also says where it stopped and what was done
+    before it: every step reads what exists, so running the command again continues from there.
+    """
     outputs: Outputs = {}
-    results = []
+    results: list[StepResult] = []
     for step in plan:
         if progress:
             progress(step)
         if step.run is not None:
-            step.run(outputs)
+            try:
+                step.run(outputs)
+            except SdcliError as error:
+                raise _stopped_at(step, error, results) from None
         results.append(StepResult(step.resource, step.name, step.action, step.detail))
     return results, outputs
+
+
+def _stopped_at(step: Step, error: SdcliError, done: list[StepResult]) -> SdcliError:
+    changed = [f"{r.resource} {r.action.past_tense}" for r in done if r.action not in (Action.UNCHANGED, Action.ABSENT)]
+    error.message = f"Stopped at {step.resource} {step.name} ({step.action.value}): {error.message}"
+    error.args = (error.message,)
+    again = "Run the same command again to continue from what exists."
+    if changed:
+        again = f"Done before it: {', '.join(changed)}. {again}"
+    error.hint = f"{error.hint} {again}" if error.hint else again
+    return error
+
+
+def _create_table(aws: Aws, name: str, billing_mode: str) -> None:
+    """Create the table; one there by now (a retried create whose first answer was lost) is waited for instead."""
+    try:
+        catalog.create_table(aws, name, billing_mode)
+    except AwsError as error:
+        if error.code != "ResourceInUseException":
+            raise
+        catalog.wait_table_active(aws, name)
+        catalog.check_key_schema(aws, name)
 
 
 def _set(outputs: Outputs, key: str, value: Any) -> None:
@@ -121,7 +151,7 @@ class _DeployPlanner:
                 name,
                 Action.CREATE,
                 f"{mode.lower()} capacity",
-                lambda out: catalog.create_table(aws, name, mode),
+                lambda out: _create_table(aws, name, mode),
             ), arn
         catalog.check_key_schema(aws, name)
         return Step("table", name, Action.UNCHANGED, table.status), arn

@@ -110,13 +110,19 @@ def get_role_policy(aws: Aws, role: str) -> dict[str, Any] | None:
 
 
 def create_role(aws: Aws, name: str) -> str:
-    response = aws.call(
-        "iam",
-        "create_role",
-        RoleName=name,
-        AssumeRolePolicyDocument=json.dumps(LAMBDA_TRUST_POLICY),
-        Description="sdcli: execution role of the service catalog function",
-    )
+    """Create the role; one that exists by now (our retried create whose first answer was lost) is adopted."""
+    try:
+        response = aws.call(
+            "iam",
+            "create_role",
+            RoleName=name,
+            AssumeRolePolicyDocument=json.dumps(LAMBDA_TRUST_POLICY),
+            Description="sdcli: execution role of the service catalog function",
+        )
+    except AwsError as error:
+        if error.code == "EntityAlreadyExists" and (arn := get_role_arn(aws, name)):
+            return arn
+        raise
     return response["Role"]["Arn"]
 
 
@@ -152,47 +158,98 @@ def describe_function(aws: Aws, name: str) -> FunctionState:
     return FunctionState(name=name, arn=arn, code_sha256=config.get("CodeSha256"), configuration=config)
 
 
+ROLE_PROPAGATION_SECONDS = 90  # IAM is eventually consistent: a new role can take this long to be assumable
+UPDATE_WAIT_SECONDS = 60
+ROLE_NOT_READY_HINT = (
+    "A new IAM role can take a minute or two to reach Lambda; run the command again shortly "
+    "(it continues from what exists)."
+)
+UPDATE_IN_PROGRESS_HINT = "Another update of the function is still running; run the command again when it is done."
+
+
 def _role_not_ready(error: AwsError) -> bool:
     # A new IAM role takes seconds to propagate; until then Lambda answers that it cannot be assumed.
     return error.code == "InvalidParameterValueException" and "assume" in error.message.lower()
 
 
 def _update_in_progress(error: AwsError) -> bool:
-    return error.code == "ResourceConflictException"
+    # "An update is in progress for resource: ...", "The function is currently in the following state: Pending".
+    return error.code == "ResourceConflictException" and not _already_exists(error)
+
+
+def _already_exists(error: AwsError) -> bool:
+    # CreateFunction: "Function already exist: NAME"; AddPermission: "The statement id (ID) provided already exists."
+    return error.code == "ResourceConflictException" and "already exist" in error.message
+
+
+def _with_hint(error: AwsError, hint: str) -> AwsError:
+    if error.hint is None:
+        error.hint = hint
+    return error
 
 
 def create_function(aws: Aws, name: str, package: Package, configuration: dict[str, Any]) -> str:
-    response = aws.retry_while(
-        lambda: aws.call(
-            "lambda",
-            "create_function",
-            FunctionName=name,
-            Code={"ZipFile": package.data},
-            Publish=False,
-            Description="sdcli: service catalog lookup",
-            **configuration,
-        ),
-        _role_not_ready,
-        timeout=90,
-    )
+    """Create the function, waiting out a role that is not assumable yet.
+
+    A function that exists by now was made by this very call (a retry after the first answer was lost): it is
+    adopted and brought to the package and configuration asked for.
+    """
+    try:
+        response = aws.retry_while(
+            lambda: aws.call(
+                "lambda",
+                "create_function",
+                FunctionName=name,
+                Code={"ZipFile": package.data},
+                Publish=False,
+                Description="sdcli: service catalog lookup",
+                **configuration,
+            ),
+            _role_not_ready,
+            timeout=ROLE_PROPAGATION_SECONDS,
+        )
+    except AwsError as error:
+        if _role_not_ready(error):
+            raise _with_hint(error, ROLE_NOT_READY_HINT) from None
+        if not _already_exists(error):
+            raise
+        state = describe_function(aws, name)
+        if state.arn is None:
+            raise
+        wait_function_ready(aws, name, "function_active_v2")
+        if configuration_drift(state.configuration or {}, configuration):
+            update_function_configuration(aws, name, configuration)
+        if state.code_sha256 != package.code_sha256:
+            update_function_code(aws, name, package)
+        return state.arn
     wait_function_ready(aws, name, "function_active_v2")
     arn = response["FunctionArn"]
     return arn.rsplit(":", 1)[0] if arn.endswith(":$LATEST") else arn
 
 
 def update_function_code(aws: Aws, name: str, package: Package) -> None:
-    aws.retry_while(
-        lambda: aws.call("lambda", "update_function_code", FunctionName=name, ZipFile=package.data),
-        _update_in_progress,
-    )
+    try:
+        aws.retry_while(
+            lambda: aws.call("lambda", "update_function_code", FunctionName=name, ZipFile=package.data),
+            _update_in_progress,
+            timeout=UPDATE_WAIT_SECONDS,
+        )
+    except AwsError as error:
+        raise _with_hint(error, UPDATE_IN_PROGRESS_HINT) if _update_in_progress(error) else error from None
     wait_function_ready(aws, name, "function_updated_v2")
 
 
 def update_function_configuration(aws: Aws, name: str, configuration: dict[str, Any]) -> None:
-    aws.retry_while(
-        lambda: aws.call("lambda", "update_function_configuration", FunctionName=name, **configuration),
-        lambda error: _update_in_progress(error) or _role_not_ready(error),
-    )
+    try:
+        aws.retry_while(
+            lambda: aws.call("lambda", "update_function_configuration", FunctionName=name, **configuration),
+            lambda error: _update_in_progress(error) or _role_not_ready(error),
+            timeout=ROLE_PROPAGATION_SECONDS,
+        )
+    except AwsError as error:
+        if _role_not_ready(error):
+            raise _with_hint(error, ROLE_NOT_READY_HINT) from None
+        raise _with_hint(error, UPDATE_IN_PROGRESS_HINT) if _update_in_progress(error) else error from None
     wait_function_ready(aws, name, "function_updated_v2")
 
 
@@ -213,7 +270,11 @@ def invoke_source_arn(region: str, account: str, api_id: str) -> str:
 
 
 def permission_source_arn(aws: Aws, function: str, statement_id: str) -> str | None:
-    """The SourceArn of our grant, None when the function has no such statement."""
+    """The SourceArn of our grant, None when the function has no such statement.
+
+    "*" stands for anything broader than an API Gateway invoke grant under a SourceArn: no condition, another
+    principal or another action under our statement id. Deploy replaces whatever is not exactly its own.
+    """
     try:
         policy = json.loads(aws.call("lambda", "get_policy", FunctionName=function)["Policy"])
     except AwsError as error:
@@ -221,29 +282,50 @@ def permission_source_arn(aws: Aws, function: str, statement_id: str) -> str | N
             return None
         raise
     for statement in policy.get("Statement", []):
-        if statement.get("Sid") == statement_id:
-            return statement.get("Condition", {}).get("ArnLike", {}).get("AWS:SourceArn", "*")
+        if statement.get("Sid") != statement_id:
+            continue
+        ours = (
+            statement.get("Effect") == "Allow"
+            and statement.get("Principal") == {"Service": "apigateway.amazonaws.com"}
+            and statement.get("Action") == "lambda:InvokeFunction"
+        )
+        source_arn = statement.get("Condition", {}).get("ArnLike", {}).get("AWS:SourceArn")
+        return source_arn if ours and isinstance(source_arn, str) else "*"
     return None
 
 
 def grant_invoke(aws: Aws, function: str, statement_id: str, source_arn: str) -> None:
-    def add() -> dict[str, Any]:
-        try:
-            return aws.call(
-                "lambda",
-                "add_permission",
-                FunctionName=function,
-                StatementId=statement_id,
-                Action="lambda:InvokeFunction",
-                Principal="apigateway.amazonaws.com",
-                SourceArn=source_arn,
-            )
-        except AwsError as error:
-            if error.code == "ResourceConflictException" and "already exists" in error.message:
-                return {}  # granted by an earlier run
-            raise
+    """Add our statement; one that already has this id counts as granted only if it names ``source_arn``.
 
-    aws.retry_while(add, _update_in_progress)
+    The id exists when an earlier attempt's answer was lost, or when a statement of that id was put there by
+    someone else; only ours, with exactly this SourceArn, may stay. Any other is replaced.
+    """
+
+    def add() -> dict[str, Any]:
+        return aws.call(
+            "lambda",
+            "add_permission",
+            FunctionName=function,
+            StatementId=statement_id,
+            Action="lambda:InvokeFunction",
+            Principal="apigateway.amazonaws.com",
+            SourceArn=source_arn,
+        )
+
+    for _ in range(2):
+        try:
+            aws.retry_while(add, _update_in_progress, timeout=UPDATE_WAIT_SECONDS)
+            return
+        except AwsError as error:
+            if not _already_exists(error):
+                raise _with_hint(error, UPDATE_IN_PROGRESS_HINT) if _update_in_progress(error) else error from None
+        if permission_source_arn(aws, function, statement_id) == source_arn:
+            return  # granted already, exactly as asked
+        revoke_invoke(aws, function, statement_id)
+    raise AwsError(
+        f"Lambda keeps a statement {statement_id!r} on {function} that sdcli cannot replace.",
+        hint="Remove it (`aws lambda remove-permission`) and run the command again.",
+    )
 
 
 def revoke_invoke(aws: Aws, function: str, statement_id: str) -> None:

@@ -17,8 +17,9 @@ from __future__ import annotations
 import logging
 import os
 import re
+import sys
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 REDACTED = "<redacted>"
 MIN_SECRET_LENGTH = 8  # shorter values ("test", the local stack's dummies) are not secrets and would over-match
@@ -106,3 +107,39 @@ def install(handler: logging.Handler) -> logging.Handler:
     if not any(isinstance(existing, RedactingFilter) for existing in handler.filters):
         handler.addFilter(RedactingFilter())
     return handler
+
+
+class _CurrentStderr(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is when a record comes (click's test runner swaps it per command)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+
+    @property  # type: ignore[override]
+    def stream(self) -> object:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: object) -> None:
+        pass
+
+
+def enable_debug_logging() -> Callable[[], None]:
+    """--debug: sdcli's loggers at DEBUG on stderr, through the redacting filter; returns the undo.
+
+    The handler sits on the root logger, so anything else that logs (botocore's warnings, or all of botocore
+    when someone turns its logger up) is redacted on the way out too.
+    """
+    add_environment_secrets()
+    root, ours = logging.getLogger(), logging.getLogger("sdcli")
+    handler = install(_CurrentStderr())
+    handler.setFormatter(logging.Formatter("debug: %(name)s: %(message)s"))
+    previous = ours.level
+    root.addHandler(handler)
+    ours.setLevel(logging.DEBUG)
+
+    def undo() -> None:
+        root.removeHandler(handler)
+        ours.setLevel(previous)
+
+    return undo

@@ -20,8 +20,30 @@ class DeploymentStatus:
     stage: api_ops.StageState | None
     url: str | None
 
+    @property
+    def serving(self) -> bool:
+        """Whether an API stage is deployed, i.e. clients are being answered from what is below it."""
+        return bool(self.api.api_id and self.stage is not None and self.stage.exists)
+
+    def problems(self) -> list[str]:
+        """What is wrong with a deployment clients are using, in words (the rows say "missing")."""
+        found = []
+        if self.serving and self.table.status is None:
+            found.append(
+                f"table {self.table.name!r} is gone: every lookup fails (HTTP 500) until `sdcli deploy` "
+                "recreates it and `sdcli seed` refills it"
+            )
+        if self.serving and self.function.arn is None:
+            found.append(f"function {self.function.name!r} is gone: every lookup fails until `sdcli deploy`")
+        return found
+
     def rows(self) -> list[tuple[str, str, str, str]]:
-        table_detail = f"{self.table.item_count} item(s)" if self.table.status else "run `sdcli deploy`"
+        if self.table.status:
+            table_detail = f"{self.table.item_count} item(s)"
+        elif self.serving:
+            table_detail = "gone: lookups fail (500) until `sdcli deploy`, then `sdcli seed`"
+        else:
+            table_detail = "run `sdcli deploy`"
         rows = [("table", self.table.name, self.table.status or "missing", table_detail)]
         if self.function.arn:
             rows.append(
@@ -73,6 +95,7 @@ class DeploymentStatus:
             "stage": asdict(self.stage) if self.stage else None,
             "url": self.url,
             "healthy": self.healthy,
+            "problems": self.problems(),
         }
 
 

@@ -87,9 +87,13 @@ def healthy(endpoint: str, timeout: float = 1.0) -> bool:
 def run_foreground(port: int, on_ready: Callable[[str], None] | None = None) -> None:
     """Serve until SIGINT/SIGTERM; the state file names this process while it runs."""
     from sdcli.local.server import LocalStack
+    from sdcli.redact import add_environment_secrets, install
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    add_environment_secrets()  # the stack inherits the user's environment: its credentials never reach the log
+    for handler in logging.getLogger().handlers:
+        install(handler)
     _usable_state_dir()
     running = read_local_state()
     if running and running.get("pid") != os.getpid():

@@ -62,6 +62,9 @@ _BOOTSTRAP = Path(_proto.__file__).resolve()
 LOG_TAIL_BYTES = 4096
 """How much of an invocation's log ``InvocationResult.logs`` keeps: the last 4 KB, like Invoke's LogType=Tail."""
 
+MAX_RESPONSE_BYTES = 6 * 1024 * 1024 + 100
+"""Lambda's limit for a synchronous invocation's response (6,291,556 bytes); a bigger one is a function error."""
+
 INIT_TIMEOUT = 10.0
 """Lambda's limit for the init phase (a longer function timeout raises it, see ``_init_timeout``)."""
 
@@ -780,6 +783,15 @@ class LambdaRuntime:
             sink.add_line(f"END RequestId: {request_id}")
             sink.add_line(_report_line(request_id, duration_ms, spec.memory_mb, worker.max_rss_kb, init_ms))
             function_error = "Unhandled" if status != _proto.STATUS_OK else None
+            if len(payload) > MAX_RESPONSE_BYTES:  # Lambda refuses to deliver it: the caller gets this instead
+                function_error = "Unhandled"
+                payload = _compact_json(
+                    {
+                        "errorMessage": "Response payload size exceeded maximum allowed payload size "
+                        f"({MAX_RESPONSE_BYTES} bytes).",
+                        "errorType": "Function.ResponseSizeTooLarge",
+                    }
+                )
             return InvocationResult(payload, function_error, request_id, sink.finish()), True
 
         if outcome[0] == _TIMEOUT:
