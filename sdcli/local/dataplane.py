@@ -82,6 +82,17 @@ class Deployment:
     routes: tuple[Route, ...]
 
 
+def decode_segment(segment: str) -> str:
+    """A path segment's percent-decoding; bytes that are not UTF-8 stay undecodable (lone surrogates).
+
+    Decoding with U+FFFD replacement would turn ``%FF`` and ``%ED%A0%80`` into the *valid* key ``\ufffd...``, so
+    a request for a key that cannot exist would be answered with the record stored under the replacement
+    characters. Kept as lone surrogates, the value reaches the function as text that is not valid Unicode, and
+    the function rejects it (400 Invalid Request) like any other impossible key.
+    """
+    return unquote(segment, errors="surrogateescape")
+
+
 def _match(route: Route, segments: list[str]) -> tuple[int, dict[str, str]] | None:
     """How specific the match is (literals beat parameters beat greedy), and the path parameters."""
     parts = route.parts
@@ -92,11 +103,11 @@ def _match(route: Route, segments: list[str]) -> tuple[int, dict[str, str]] | No
             rest = segments[index:]
             if not rest:
                 return None
-            params[part[1:-2]] = "/".join(unquote(segment) for segment in rest)
+            params[part[1:-2]] = "/".join(decode_segment(segment) for segment in rest)
             return (score, params)
         if index >= len(segments):
             return None
-        segment = unquote(segments[index])
+        segment = decode_segment(segments[index])
         if part.startswith("{") and part.endswith("}"):
             if not segment:
                 return None
