@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
@@ -15,6 +16,10 @@ from sdcli.errors import AwsError, InvalidInputError, NotDeployedError
 
 MAX_NAME_BYTES = 2048  # DynamoDB's partition-key limit
 MAX_VERSION_BYTES = 1024  # DynamoDB's sort-key limit
+MAX_ITEM_BYTES = 400_000  # DynamoDB's "400 KB" item limit (names and values), read as 400,000 bytes to be safe
+# A TTL every client can hold in a 32-bit integer (68 years). DynamoDB itself would take more, but not any
+# integer: past 38 digits or 1e126 it fails the write, which must never happen after validation passed.
+MAX_TTL = 2**31 - 1
 RECORD_FIELDS = ("name", "version", "endpoint_url", "ttl", "status")
 BILLING_MODES = ("PROVISIONED", "PAY_PER_REQUEST")
 KEY_SCHEMA = [{"AttributeName": "name", "KeyType": "HASH"}, {"AttributeName": "version", "KeyType": "RANGE"}]
@@ -73,6 +78,20 @@ class SeedResult:
 # --- records -------------------------------------------------------------------------------------------------
 
 
+class _JsonObject(dict):
+    """A JSON object as parsed from a services file, remembering the keys it gave more than once."""
+
+    duplicates: tuple[str, ...] = ()
+
+
+def _object_pairs(pairs: list[tuple[str, Any]]) -> _JsonObject:
+    """json's object hook: plain ``json.loads`` silently keeps the last of two equal keys; we report them."""
+    result = _JsonObject(pairs)
+    if len(result) < len(pairs):
+        result.duplicates = tuple(key for key, count in Counter(key for key, _ in pairs).items() if count > 1)
+    return result
+
+
 def _key_problem(value: Any, field: str, max_bytes: int) -> str | None:
     if not isinstance(value, str):
         return f"{field} must be a string"
@@ -87,25 +106,55 @@ def _key_problem(value: Any, field: str, max_bytes: int) -> str | None:
     return None
 
 
+def _utf8_size(value: str) -> int | None:
+    try:
+        return len(value.encode("utf-8"))
+    except UnicodeEncodeError:
+        return None
+
+
+def _item_size(raw: dict[str, Any]) -> int:
+    """DynamoDB's size of the item (UTF-8 names and values; a number counts at most 21 bytes)."""
+    size = 0
+    for field in RECORD_FIELDS:
+        size += len(field) + (21 if field == "ttl" else _utf8_size(raw[field]) or 0)
+    return size
+
+
 def record_problems(raw: Any) -> list[str]:
     """Everything wrong with one raw record, so a user can fix a file in one pass."""
     if not isinstance(raw, dict):
         return [f"must be an object with {', '.join(RECORD_FIELDS)}, not {type(raw).__name__}"]
     problems = [f"missing field {field!r}" for field in RECORD_FIELDS if field not in raw]
     problems += [f"unknown field {field!r}" for field in raw if field not in RECORD_FIELDS]
+    problems += [f"field {field!r} is given more than once" for field in getattr(raw, "duplicates", ())]
     for field, limit in (("name", MAX_NAME_BYTES), ("version", MAX_VERSION_BYTES)):
         if field in raw and (problem := _key_problem(raw[field], field, limit)):
             problems.append(problem)
     for field in ("endpoint_url", "status"):
         if field in raw and (not isinstance(raw[field], str) or not raw[field].strip()):
             problems.append(f"{field} must be a non-empty string")
+        elif field in raw and _utf8_size(raw[field]) is None:
+            problems.append(f"{field} is not valid Unicode")
     if "ttl" in raw:
         ttl = raw["ttl"]
         if isinstance(ttl, bool) or not isinstance(ttl, int):
-            problems.append(f"ttl must be a whole number of seconds, not {json.dumps(ttl)}")
+            problems.append(f"ttl must be a whole number of seconds, not {_shown(ttl)}")
         elif ttl < 0:
             problems.append(f"ttl must not be negative, not {ttl}")
+        elif ttl > MAX_TTL:
+            problems.append(f"ttl must be at most {MAX_TTL} seconds, not {_shown(ttl)}")
+    if not problems and (size := _item_size(raw)) > MAX_ITEM_BYTES:
+        problems.append(f"the record is {size} bytes; DynamoDB allows at most {MAX_ITEM_BYTES} per item")
     return problems
+
+
+def _shown(value: Any, limit: int = 40) -> str:
+    """A wrong value as JSON, cut short: a 5,000-digit ttl must not fill the screen."""
+    if isinstance(value, int) and abs(value) >= 10**30:
+        return f"a {len(str(abs(value)))}-digit number"
+    text = json.dumps(value, ensure_ascii=False).encode("utf-8", "backslashreplace").decode()
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _describe(raw: Any, index: int) -> str:
@@ -138,20 +187,30 @@ def parse_records(data: Any) -> list[ServiceRecord]:
     return records
 
 
+def parse_json(text: str, source: str) -> Any:
+    """A services file's JSON, with duplicate keys remembered; every way it can fail is one clear error."""
+    try:
+        return json.loads(text, object_pairs_hook=_object_pairs)
+    except json.JSONDecodeError as error:
+        raise InvalidInputError(
+            f"{source} is not valid JSON: {error.msg} at line {error.lineno}, column {error.colno}; "
+            "nothing was written."
+        ) from None
+    except ValueError as error:  # e.g. an integer of more digits than Python converts (sys.int_info)
+        raise InvalidInputError(f"{source} cannot be read as JSON: {error}; nothing was written.") from None
+    except RecursionError:
+        raise InvalidInputError(f"{source} nests JSON too deeply to read; nothing was written.") from None
+
+
 def load_records(path: Path) -> list[ServiceRecord]:
     try:
-        text = path.read_text(encoding="utf-8")
+        # utf-8-sig: a byte-order mark (as some Windows editors write) is not part of the JSON.
+        text = path.read_text(encoding="utf-8-sig")
     except OSError as error:
         raise InvalidInputError(f"Cannot read {path}: {error.strerror or error}") from None
     except UnicodeDecodeError:
         raise InvalidInputError(f"{path} is not UTF-8 text.") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise InvalidInputError(
-            f"{path} is not valid JSON: {error.msg} at line {error.lineno}, column {error.colno}; nothing was written."
-        ) from None
-    return parse_records(data)
+    return parse_records(parse_json(text, str(path)))
 
 
 def records_as_json(records: Iterable[ServiceRecord]) -> list[dict[str, Any]]:
