@@ -7,17 +7,25 @@ the one segment it is, and no client or proxy can collapse it as a dot segment.
 from __future__ import annotations
 
 import json
+import re
+import time
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlsplit
 
 import requests
 
-from sdcli.errors import ApiError, InvalidInputError, ServiceNotFoundError
+from sdcli.errors import ApiError, InvalidInputError, ServiceNotFoundError, UsageError
 
 DEFAULT_TIMEOUT = 10.0
 MAX_NAME_BYTES = 2048
 MAX_VERSION_BYTES = 1024
+# A catalog answer is a few hundred bytes; anything past this is not the catalog API, and reading on would let a
+# server that streams forever hold the command (and its memory) forever.
+MAX_BODY_BYTES = 1 << 20
+API_URL_HINT = "Pass the stage's invoke URL, e.g. https://ID.execute-api.REGION.amazonaws.com/dev."
+CHECK_URL_HINT = "Check --api-url: it should be the stage URL of the catalog API."
+_UNPRINTABLE = re.compile(r"[\x00-\x20\x7f]")
 
 
 @dataclass(frozen=True)
@@ -45,12 +53,19 @@ def lookup_url(api_url: str, name: str, version: str) -> str:
 
 
 def check_api_url(api_url: str) -> None:
-    parts = urlsplit(api_url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise InvalidInputError(
-            f"API URL {api_url!r} is not an http(s) URL.",
-            hint="Pass the stage's invoke URL, e.g. https://ID.execute-api.REGION.amazonaws.com/dev.",
-        )
+    """Reject a malformed --api-url before any request: a usage error (exit 2), not an unreachable API."""
+    shown = _clip(repr(api_url), 200)
+    if _UNPRINTABLE.search(api_url):
+        raise UsageError(f"API URL {shown} contains spaces or control characters.", hint=API_URL_HINT)
+    try:
+        parts = urlsplit(api_url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number in 0-65535
+    except ValueError as error:
+        raise UsageError(f"API URL {shown} is malformed: {error}.", hint=API_URL_HINT) from None
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise UsageError(f"API URL {shown} is not an http(s) URL with a host.", hint=API_URL_HINT)
+    if parts.query or parts.fragment:
+        raise UsageError(f"API URL {shown} has a query or fragment; a stage URL has neither.", hint=API_URL_HINT)
 
 
 def check_key(name: str, version: str) -> None:
@@ -65,15 +80,68 @@ def check_key(name: str, version: str) -> None:
             raise InvalidInputError(f"{label} is {size} bytes; the catalog allows at most {limit}.")
 
 
-def _body(response: requests.Response) -> Any:
+def _quoted(value: str, limit: int = 60) -> str:
+    """A NAME or VERSION as shown in a message: quoted and escaped (repr), and cut if long."""
+    shown = repr(value)
+    return shown if len(shown) <= limit else shown[: limit - 4] + "...'"
+
+
+def _clip(text: str, limit: int = 120) -> str:
+    """``text`` on one line and at most ``limit`` characters, for quoting what a foreign server said."""
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _read_body(response: requests.Response, api_url: str, deadline: float, timeout: float) -> bytes:
+    """The whole body, within the command's time budget and at most MAX_BODY_BYTES."""
+    chunks: list[bytes] = []
+    size = 0
     try:
-        return json.loads(response.content)
-    except (ValueError, UnicodeDecodeError):
-        kind = response.headers.get("Content-Type", "unknown content type")
+        for chunk in response.iter_content(chunk_size=16384):
+            size += len(chunk)
+            if size > MAX_BODY_BYTES:
+                raise ApiError(
+                    f"The API at {api_url} answered HTTP {response.status_code} with more than "
+                    f"{MAX_BODY_BYTES // 1024} KiB; that is not a catalog answer.",
+                    hint=CHECK_URL_HINT,
+                )
+            if time.monotonic() > deadline:
+                raise ApiError(f"The API at {api_url} did not finish answering within {timeout:g} s.")
+            chunks.append(chunk)
+    except requests.exceptions.Timeout:
+        raise ApiError(f"The API at {api_url} did not finish answering within {timeout:g} s.") from None
+    except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ConnectionError):
         raise ApiError(
-            f"The API at {response.url} answered HTTP {response.status_code} with a body that is not JSON ({kind}).",
-            hint="Check --api-url: it should be the stage URL of the catalog API.",
+            f"The API at {api_url} closed the connection before its answer was complete (truncated body).",
+            hint="Try again; if it persists, check --api-url and the API's health.",
         ) from None
+    except requests.exceptions.ContentDecodingError:
+        raise ApiError(
+            f"The API at {api_url} answered with a body that cannot be decoded.", hint=CHECK_URL_HINT
+        ) from None
+    finally:
+        response.close()
+    return b"".join(chunks)
+
+
+def _body(response: requests.Response, content: bytes, api_url: str) -> Any:
+    try:
+        return json.loads(content)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        kind = _clip(response.headers.get("Content-Type") or "no content type", 60)
+        raise ApiError(
+            f"The API at {api_url} answered HTTP {response.status_code} with a body that is not JSON ({kind}).",
+            hint=CHECK_URL_HINT,
+        ) from None
+
+
+def _unicode(text: str) -> bool:
+    """Whether ``text`` is real Unicode: JSON can spell lone surrogates (``"\\ud800"``), which no output can print."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _record(name: str, version: str, body: Any, url: str) -> ServiceEndpoint:
@@ -82,12 +150,14 @@ def _record(name: str, version: str, body: Any, url: str) -> ServiceEndpoint:
         and isinstance(body.get("endpoint_url"), str)
         and isinstance(body.get("ttl"), int)
         and not isinstance(body.get("ttl"), bool)
+        and body["ttl"] >= 0
         and isinstance(body.get("status"), str)
+        and _unicode(body["endpoint_url"])
+        and _unicode(body["status"])
     )
     if not valid:
         raise ApiError(
-            f"The API at {url} answered 200 with something that is not a catalog record.",
-            hint="Check --api-url: it should be the stage URL of the catalog API.",
+            f"The API at {url} answered 200 with something that is not a catalog record.", hint=CHECK_URL_HINT
         )
     return ServiceEndpoint(name, version, body["endpoint_url"], body["ttl"], body["status"])
 
@@ -103,8 +173,11 @@ def lookup(
     check_key(name, version)
     url = lookup_url(api_url, name, version)
     getter = session or requests
+    deadline = time.monotonic() + timeout
     try:
-        response = getter.get(url, timeout=timeout, headers={"Accept": "application/json"}, allow_redirects=False)
+        response = getter.get(
+            url, timeout=timeout, headers={"Accept": "application/json"}, allow_redirects=False, stream=True
+        )
     except requests.exceptions.Timeout:
         raise ApiError(f"The API at {api_url} did not answer within {timeout:g} s.") from None
     except requests.exceptions.ConnectionError:
@@ -114,15 +187,16 @@ def lookup(
         ) from None
     except requests.exceptions.RequestException as error:
         raise ApiError(f"Request to {api_url} failed: {type(error).__name__}.") from None
-    body = _body(response)
+    body = _body(response, _read_body(response, api_url, deadline, timeout), api_url)
     if response.status_code == 200:
         return _record(name, version, body, api_url)
-    message = body.get("error_message") or body.get("message") if isinstance(body, dict) else None
-    if response.status_code == 404 and message == "Service Not Found":
-        raise ServiceNotFoundError(f"Service {name!r} version {version!r} is not in the catalog.")
-    if response.status_code == 400:
-        raise InvalidInputError(f"The API rejected the name or version: {message or 'Invalid Request'}.")
-    detail = f": {message}" if isinstance(message, str) else ""
+    error_message = body.get("error_message") if isinstance(body, dict) else None
+    if response.status_code == 404 and error_message == "Service Not Found":
+        raise ServiceNotFoundError(f"Service {_quoted(name)} version {_quoted(version)} is not in the catalog.")
+    if response.status_code == 400 and error_message == "Invalid Request":
+        raise InvalidInputError("The API rejected the name or version: Invalid Request.")
+    message = error_message or (body.get("message") if isinstance(body, dict) else None)
+    detail = f": {_clip(message)}" if isinstance(message, str) and message.strip() else ""
     raise ApiError(
         f"The API at {api_url} answered HTTP {response.status_code}{detail}.",
         hint="A 403 'Missing Authentication Token' means the URL has no such route: check --api-url and --stage."
