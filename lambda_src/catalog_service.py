@@ -26,6 +26,8 @@ TABLE_NAME = os.environ.get("TABLE_NAME", "Services")
 # DynamoDB's limits for key attributes: partition key 2,048 bytes, sort key 1,024 bytes, never empty.
 MAX_NAME_BYTES = 2048
 MAX_VERSION_BYTES = 1024
+# The API's documented range for ttl (swagger/catalog_service.json, Service.ttl); `sdcli seed` writes no other.
+MAX_TTL = 2**31 - 1
 
 # Created once per execution environment, so warm invocations reuse its connection pool. botocore directly, not
 # boto3: the handler needs only a low-level client, and boto3's import (s3transfer, the resource layer) would add
@@ -78,6 +80,8 @@ def _record(item: dict[str, Any]) -> dict[str, Any]:
         ttl = int(ttl_text)
     except (KeyError, TypeError, ValueError):
         raise CatalogError("Malformed Record") from None
+    if not 0 <= ttl <= MAX_TTL or not isinstance(endpoint_url, str) or not isinstance(status, str):
+        raise CatalogError("Malformed Record")
     return {"endpoint_url": endpoint_url, "ttl": ttl, "status": status}
 
 
