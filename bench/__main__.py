@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -66,7 +67,9 @@ def main(argv: list[str] | None = None) -> int:
             failed.append(name)
             rows.append(Row(BENCHMARKS[name][0], f"{name}: could not run ({type(error).__name__})", "-", "-", None))
         log(f"{name} took {time.monotonic() - began:.0f} s")
+    load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
     print(f"\nsdcli benchmarks ({'quick' if args.quick else 'full'} run, {time.monotonic() - started:.0f} s)")
+    print(f"machine: {os.cpu_count()} CPUs, load average at the end {load} (other processes share it)")
     print("ours and baseline: medians of interleaved runs, warm-up excluded")
     print("ratio: median of the per-round ratios ours / baseline (each round runs both side by side)\n")
     print(render_table(rows))
