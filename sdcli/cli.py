@@ -543,8 +543,10 @@ def _print_fields(fields: dict[str, Any]) -> None:
 @click.option("--timeout", type=click.FloatRange(min=0.1), default=10.0, show_default=True, help="Seconds.")
 def lookup(name: str, version: str, api_url: str | None, timeout: float) -> None:
     """Look up a service's endpoint by NAME and VERSION (exit 3 when the catalog has no such service)."""
+    from sdcli.lookup import check_key
     from sdcli.lookup import lookup as fetch
 
+    check_key(name, version)  # an invalid NAME/VERSION is exit 5 before any AWS call resolves the URL
     if api_url is None:  # an explicit empty --api-url is malformed, not "resolve it"
         api_url = _resolve_api_url()
     record = fetch(api_url, name, version, timeout=timeout)
