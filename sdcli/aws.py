@@ -26,6 +26,8 @@ from typing import Any
 import boto3
 import botocore.config
 import botocore.exceptions
+import botocore.loaders
+import botocore.session
 
 from sdcli import __version__
 from sdcli.config import LOCAL_ACCESS_KEY, LOCAL_SECRET_KEY, Settings
@@ -43,8 +45,10 @@ _HINTS = {
     "InvalidClientTokenId": "The AWS credentials are not valid; check `aws sts get-caller-identity`.",
     "ExpiredToken": "The session token has expired; refresh your credentials.",
     "ExpiredTokenException": "The session token has expired; refresh your credentials.",
-    "ThrottlingException": "AWS kept throttling after retries; wait a moment and run the command again.",
-    "TooManyRequestsException": "AWS kept throttling after retries; wait a moment and run the command again.",
+    **dict.fromkeys(
+        ("Throttling", "ThrottlingException", "TooManyRequestsException", "RequestLimitExceeded", "SlowDown"),
+        "AWS kept throttling after retries; wait a moment and run the command again.",
+    ),
     "ProvisionedThroughputExceededException": "The table's capacity was exceeded after retries; try again "
     "or use --billing-mode PAY_PER_REQUEST.",
 }
@@ -66,6 +70,22 @@ THROTTLING_CODES = frozenset(
 )
 # Failures after which the request certainly did not reach the service: safe to send again.
 _UNSENT = (botocore.exceptions.EndpointConnectionError, botocore.exceptions.ConnectTimeoutError)
+
+
+_loader: botocore.loaders.Loader | None = None
+
+
+def _service_models() -> botocore.loaders.Loader:
+    """One loader of botocore's service models per process: every new session would parse them all again.
+
+    Commands run in one process (tests, scripts importing sdcli) then pay for the JSON once, not per command.
+    """
+    global _loader
+    if _loader is None:
+        _loader = botocore.loaders.create_loader(botocore.session.get_session().get_config_variable("data_path"))
+    paths = _loader.search_paths  # boto3 appends its own folder to it for every session
+    paths[:] = list(dict.fromkeys(paths))
+    return _loader
 
 
 def max_attempts() -> int:
@@ -96,7 +116,11 @@ class Aws:
         if self.settings.local:
             credentials = {"aws_access_key_id": LOCAL_ACCESS_KEY, "aws_secret_access_key": LOCAL_SECRET_KEY}
         try:
+            core = botocore.session.get_session()
+            core.get_scoped_config()  # an unknown --profile fails here, before any client is made
+            core.register_component("data_loader", _service_models())
             self._session = boto3.Session(
+                botocore_session=core,
                 profile_name=None if self.settings.local else self.settings.profile,
                 region_name=self.region,
                 **credentials,

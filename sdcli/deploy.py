@@ -89,9 +89,9 @@ def _stopped_at(step: Step, error: SdcliError, done: list[StepResult]) -> SdcliE
     changed = [f"{r.resource} {r.action.past_tense}" for r in done if r.action not in (Action.UNCHANGED, Action.ABSENT)]
     error.message = f"Stopped at {step.resource} {step.name} ({step.action.value}): {error.message}"
     error.args = (error.message,)
-    again = "Run the same command again to continue from what exists."
+    again = "A re-run continues from what exists."
     if changed:
-        again = f"Done before it: {', '.join(changed)}. {again}"
+        again = f"Done before it: {', '.join(changed)}; a re-run continues from what exists."
     error.hint = f"{error.hint} {again}" if error.hint else again
     return error
 

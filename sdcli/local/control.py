@@ -96,7 +96,8 @@ def run_foreground(port: int, on_ready: Callable[[str], None] | None = None) -> 
         install(handler)
     _usable_state_dir()
     running = read_local_state()
-    if running and running.get("pid") != os.getpid():
+    # A recorded stack that does not answer is stale (killed, and maybe a zombie no one reaps): start anyway.
+    if running and running.get("pid") != os.getpid() and healthy(running["endpoint"]):
         raise SdcliError(
             f"A local stack is already running at {running['endpoint']} (pid {running['pid']}).",
             hint="Stop it with `sdcli local stop`, or use it as it is.",

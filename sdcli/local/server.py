@@ -17,6 +17,7 @@ import re
 import threading
 from collections.abc import Callable, Iterable
 from typing import Any
+from urllib.parse import unquote
 
 import boto3
 import botocore.config
@@ -31,6 +32,7 @@ log = logging.getLogger("sdcli.local")
 USER_REQUEST = re.compile(r"^/restapis/([^/]+)/([^/]+)/_user_request_(/.*)?$")
 CREATE_FUNCTION = re.compile(r"^/20\d\d-\d\d-\d\d/functions/?$")
 UPDATE_CODE = re.compile(r"^/20\d\d-\d\d-\d\d/functions/[^/]+/code/?$")
+ADD_PERMISSION = re.compile(r"^/20\d\d-\d\d-\d\d/functions/([^/]+)/policy/?$")
 CREATE_DEPLOYMENT = re.compile(r"^/restapis/([^/]+)/deployments/?$")
 WATCHED_WRITES = re.compile(r"^/(restapis|20\d\d-\d\d-\d\d/functions|tags)")
 HEALTH_PATH = "/_sdcli/health"
@@ -83,6 +85,7 @@ class Edge:
                     clients[service] = session.client(service, endpoint_url=endpoint, config=config)
                 return clients[service]
 
+        self.client = client
         self.view = ControlPlaneView(client, self.code)
         self.runtime = LambdaRuntime(
             base_environment={
@@ -146,6 +149,17 @@ class Edge:
         watched = method != "GET" and WATCHED_WRITES.match(raw_path) is not None
         if watched:
             self._capture_code(raw_path, method, environ)
+            conflict = self._duplicate_statement(raw_path, method, environ)
+            if conflict is not None:
+                start_response(
+                    "409 Conflict",
+                    [
+                        ("Content-Type", "application/json"),
+                        ("x-amzn-ErrorType", "ResourceConflictException"),
+                        ("Content-Length", str(len(conflict))),
+                    ],
+                )
+                return [conflict]
         captured: dict[str, Any] = {}
 
         def recording_start_response(status: str, headers: list, exc_info: Any = None) -> Any:
@@ -182,6 +196,28 @@ class Edge:
                 self.code.add(base64.b64decode(encoded))
         except (ValueError, KeyError, AttributeError, TypeError):
             log.warning("could not read the function code from %s %s", method, raw_path)
+
+    def _duplicate_statement(self, raw_path: str, method: str, environ: dict[str, Any]) -> bytes | None:
+        """AddPermission with a StatementId the policy already has: Lambda refuses it (409), moto would add a twin."""
+        match = ADD_PERMISSION.match(raw_path) if method == "POST" else None
+        if match is None:
+            return None
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length) if length else b""
+        environ["wsgi.input"] = io.BytesIO(body)
+        try:
+            statement_id = json.loads(body)["StatementId"]
+            lambda_ = self.client("lambda")
+            policy = json.loads(lambda_.get_policy(FunctionName=unquote(match.group(1)))["Policy"])
+        except Exception:  # no policy yet, or a request moto will answer with its own error
+            return None
+        if not any(statement.get("Sid") == statement_id for statement in policy.get("Statement", [])):
+            return None
+        message = (
+            f"The statement id ({statement_id}) provided already exists. Please provide a new statement id, "
+            "or remove the existing statement."
+        )
+        return json.dumps({"Type": "User", "message": message}).encode()
 
     def close(self) -> None:
         self.runtime.close()
