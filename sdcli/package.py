@@ -2,7 +2,9 @@
 
 Same source, same bytes, same SHA-256, so deploy can compare against Lambda's CodeSha256 and skip the upload.
 Only regular source files go in: no dotfiles (``.env``), no ``__pycache__``/``.pyc``, nothing outside the folder,
-nothing reached through a symlink. boto3 is provided by the Lambda runtime and is never packaged.
+nothing reached through a symlink. boto3 is provided by the Lambda runtime and is never packaged. A file that
+holds AWS credentials (an access key id, or a secret key assigned a value) stops the build: the function gets its
+credentials from its execution role, and a zip is readable by anyone who may read the function.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import re
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +22,10 @@ from sdcli.errors import InvalidInputError
 FIXED_TIMESTAMP = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip can hold
 EXCLUDED_DIRS = {"__pycache__"}
 EXCLUDED_SUFFIXES = {".pyc", ".pyo"}
+CREDENTIALS = re.compile(
+    rb"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b"  # an access key id
+    rb"|(?i:aws_?secret_?access_?key|aws_?session_?token)[\"']?\s*[:=]\s*[\"']?[A-Za-z0-9/+=]{40,}"  # a secret, set
+)
 
 
 @dataclass(frozen=True)
@@ -72,10 +79,16 @@ def build_package(source_dir: Path) -> Package:
     with zipfile.ZipFile(buffer, "w") as archive:
         for path in package_files(root):
             name = path.relative_to(root).as_posix()
+            data = path.read_bytes()
+            if CREDENTIALS.search(data):
+                raise InvalidInputError(
+                    f"{source_dir / name} holds what looks like AWS credentials; refusing to package it.",
+                    hint="Take them out of the source folder: the function gets credentials from its role.",
+                )
             info = zipfile.ZipInfo(name, date_time=FIXED_TIMESTAMP)
             info.compress_type = zipfile.ZIP_DEFLATED
             info.external_attr = 0o644 << 16
             info.create_system = 3  # unix, whatever the building machine is
-            archive.writestr(info, path.read_bytes(), compresslevel=9)
+            archive.writestr(info, data, compresslevel=9)
             names.append(name)
     return Package(data=buffer.getvalue(), files=tuple(names))
