@@ -11,10 +11,12 @@ limits (2,048 bytes name, 1,024 bytes version). A model of what was seeded says 
   the OpenAPI document says ``minLength: 1``) and never reaches the function,
 
 and the body is always JSON, never a stack trace, never a 5xx. A seed file holding an invalid key is rejected
-whole (exit 5) with nothing written. Some lookups also go through the real ``sdcli lookup`` executable.
+whole (exit 5) with nothing written. One lookup per example also goes through the real ``sdcli lookup``
+executable; one seed in four runs the real ``sdcli`` executable, the others the same click CLI in-process.
 
 CI runs ``SDCLI_PROPERTY_EXAMPLES`` examples (default 50); the long run is ``-m slow`` (``test_..._long``,
-``SDCLI_PROPERTY_EXAMPLES_LONG``, default 1,000). Each example is one batch of services and one seed run.
+``SDCLI_PROPERTY_EXAMPLES_LONG``, default 1,000). Each example is one batch of services and its seed run(s);
+``-s`` prints what was tried.
 """
 
 from __future__ import annotations
