@@ -322,7 +322,8 @@ class Aws:
     def _client_error(self, service: str, operation: str, error: botocore.exceptions.ClientError) -> AwsError:
         info = error.response.get("Error", {})
         code = str(info.get("Code") or error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", "Error"))
-        message = redact(str(info.get("Message") or "no message"))  # some echo the signed request, token too
+        # Some echo the signed request, token and all, over many lines: redacted, and kept to the one Error line.
+        message = " ".join(redact(str(info.get("Message") or "no message")).split())
         readable = operation.replace("_", " ")
         if message.lstrip()[:1] == "<":  # an HTML error page, not an AWS error: the endpoint itself failed
             where = "the local stack" if self.settings.local else self._where(service)

@@ -32,14 +32,18 @@ SECRET_ENVIRONMENT = (
 )
 
 _VALUE = r"[^\s'\",&;}\]<>]+"
+_QUOTE = r"(?:b?['\"])?(?!b['\"])"  # an optional (bytes) quote before a value, never mistaken for the value
 _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     # Authorization: AWS4-HMAC-SHA256 Credential=AKID/date/region/service/aws4_request, SignedHeaders=..., Signature=...
     (re.compile(r"(AWS4-(?:HMAC|ECDSA-P256)-SHA256)\s+Credential=[^'\"\r\n}\]]*"), r"\1 " + REDACTED),
-    (re.compile(r"(?i)(\bauthorization['\"]?\s*[:=]\s*b?['\"]?)(?!AWS4-)[^'\"\r\n,}\]]+"), r"\1" + REDACTED),
+    (
+        re.compile(r"(?i)(\bauthorization['\"]?\s*[:=]\s*" + _QUOTE + r")(?!AWS4-|<|\s)[^'\"\r\n,}\]]+"),
+        r"\1" + REDACTED,
+    ),
     (
         re.compile(
             r"(?i)(\b(?:aws_|x-amz-)?(?:secret_?access_?key|session_?token|security[_-]?token|"
-            r"secret_?key|container_authorization_token)['\"]?\s*[:=]\s*b?['\"]?)" + _VALUE
+            r"secret_?key|container_authorization_token)['\"]?\s*[:=]\s*" + _QUOTE + ")" + _VALUE
         ),
         r"\1" + REDACTED,
     ),
