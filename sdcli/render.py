@@ -1,11 +1,14 @@
 """How results look: rich tables for people, JSON for scripts. Part of the CLI layer; the core never prints.
 
-rich is imported on first use so that ``sdcli lookup --output json`` never pays for it.
+rich is imported on first use so that ``sdcli lookup --output json`` never pays for it; and a plain table going to
+a pipe or file (``sdcli lookup`` in a script) is drawn here, character for character as rich would draw it, since
+importing rich costs a lookup more than its HTTP request does.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 from functools import cache
 from typing import Any
@@ -49,6 +52,52 @@ def _visible(text: str) -> str:
     )
 
 
+# Settings under which rich would colour or reshape output that is not going to a terminal.
+_RICH_ENVIRONMENT = ("FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE", "JUPYTER_COLUMNS", "JUPYTER_LINES")
+
+
+def _plain_table(title: str | None, columns: list[str], rows: list[list[str]], show_header: bool) -> str | None:
+    """The table as rich draws it for a non-terminal (heavy-head box, no styles), or None if rich must draw it.
+
+    Only the simple case: printable ASCII everywhere (one cell per character), and nothing to wrap or fold.
+    """
+    stream = sys.stdout
+    if (
+        stream.isatty()
+        or not (getattr(stream, "encoding", None) or "").lower().replace("-", "").startswith("utf")
+        or any(os.environ.get(name) for name in _RICH_ENVIRONMENT)
+    ):
+        return None
+    texts = [*columns, *(cell for row in rows for cell in row), title or ""]
+    if not all(text.isascii() and text.isprintable() for text in texts) or any("[" in column for column in columns):
+        return None  # (rich reads column headers as markup)
+    widths = [
+        max([len(column) if show_header else 0] + [len(row[i]) for row in rows]) for i, column in enumerate(columns)
+    ]
+    total = sum(widths) + 3 * len(widths) + 1
+    try:
+        available = int(os.environ.get("COLUMNS") or 80)
+    except ValueError:
+        return None
+    if total > available or len(title or "") > total or 0 in widths or not columns:
+        return None
+
+    def rule(left: str, line: str, middle: str, right: str) -> str:
+        return left + middle.join(line * (width + 2) for width in widths) + right
+
+    def cells(edge: str, values: list[str]) -> str:
+        return edge + edge.join(f" {value.ljust(width)} " for value, width in zip(values, widths, strict=True)) + edge
+
+    lines = [title] if title else []
+    if show_header:
+        lines += [rule("┏", "━", "┳", "┓"), cells("┃", columns), rule("┡", "━", "╇", "┩")]
+    else:
+        lines.append(rule("┌", "─", "┬", "┐"))
+    lines += [cells("│", row) for row in rows]
+    lines.append(rule("└", "─", "┴", "┘"))
+    return "\n".join(lines) + "\n"
+
+
 def table(
     title: str | None,
     columns: list[str],
@@ -56,6 +105,15 @@ def table(
     styles: dict[int, Any] | None = None,
     show_header: bool = True,
 ) -> None:
+    plain = _plain_table(
+        None if title is None else _visible(title),
+        [_visible(column) for column in columns],
+        [["" if cell is None else _visible(str(cell)) for cell in row] for row in rows],
+        show_header,
+    )
+    if plain is not None:
+        sys.stdout.write(plain)
+        return
     from rich.table import Table
     from rich.text import Text
 

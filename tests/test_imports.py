@@ -83,6 +83,74 @@ def test_lookup_with_api_url_imports_no_aws_sdk(api_url: str, output: str) -> No
     assert not HEAVY & modules
 
 
+def test_lookup_table_to_a_pipe_needs_no_rich_and_looks_the_same(api_url: str) -> None:
+    code, stdout, modules = _run("lookup", "testservice2", "1.0", "--api-url", api_url)
+    assert code == 0 and "rich" not in modules
+    assert stdout == _rich_table(
+        "testservice2 1.0", ["endpoint URL", "TTL", "status"], [["notarealurl2", "600", "healthy"]]
+    )
+
+
+def _rich_table(title: str | None, columns: list[str], rows: list[list[str]], show_header: bool = True) -> str:
+    """What sdcli's rich table (render.table) prints to a pipe 80 columns wide."""
+    import io
+
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    out = io.StringIO()
+    console = Console(file=out, highlight=False, soft_wrap=True, width=80, force_terminal=False, color_system=None)
+    grid = Table(title=None if title is None else Text(title), title_justify="left", show_header=show_header)
+    for column in columns:
+        grid.add_column(column, overflow="fold")
+    for row in rows:
+        grid.add_row(*[Text(cell) for cell in row])
+    console.print(grid)
+    return out.getvalue()
+
+
+class _Pipe:
+    encoding = "utf-8"
+
+    def isatty(self) -> bool:
+        return False
+
+
+@pytest.mark.parametrize(
+    ("title", "columns", "rows", "show_header"),
+    [
+        ("testservice2 1.0", ["endpoint URL", "TTL", "status"], [["https://x.example/a b", "0", "degraded"]], True),
+        ("Deploy", ["resource", "name", "action", "detail"], [["table", "Services", "unchanged", "ACTIVE"]] * 3, True),
+        ("Lambda package", ["", ""], [["sha256", "ab" * 16], ["size", "2163 bytes"]], False),
+        (None, ["a"], [], True),
+        ("a title longer than its narrow table", ["x"], [["y"]], True),
+    ],
+)
+def test_plain_table_matches_rich(
+    monkeypatch: pytest.MonkeyPatch, title: str | None, columns: list[str], rows: list[list[str]], show_header: bool
+) -> None:
+    from sdcli import render
+
+    monkeypatch.setattr(sys, "stdout", _Pipe())
+    monkeypatch.delenv("COLUMNS", raising=False)
+    plain = render._plain_table(title, columns, rows, show_header)
+    assert plain is None or plain == _rich_table(title, columns, rows, show_header)
+
+
+@pytest.mark.parametrize(
+    ("columns", "rows"),
+    [(["name"], [["中文"]]), (["name"], [["x" * 90]]), (["[b]markup[/b]"], [["x"]]), (["e"], [["\x1b[31m"]])],
+)
+def test_plain_table_leaves_wide_long_or_styled_text_to_rich(
+    monkeypatch: pytest.MonkeyPatch, columns: list[str], rows: list[list[str]]
+) -> None:
+    from sdcli import render
+
+    monkeypatch.setattr(sys, "stdout", _Pipe())
+    assert render._plain_table("t", columns, rows, True) is None
+
+
 def test_lookup_not_found_imports_no_aws_sdk(api_url: str) -> None:
     code, _, modules = _run("lookup", "nosuchservice", "1.0", "--api-url", api_url)
     assert code == 3
