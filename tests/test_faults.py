@@ -319,7 +319,8 @@ def test_a_lost_answer_is_resent_safely_and_nothing_is_made_twice(
     assert again["mutating_calls"] == 0 and proxy.mutating() == []
 
 
-def test_stack_killed_when_the_function_step_begins_then_restarted(tmp_path: Path) -> None:
+def test_stack_killed_when_the_function_step_begins_then_restarted(tmp_path: Path, reference: dict[str, Any]) -> None:
+    names = Names.tagged("killed")
     stack = Stack(tmp_path / "state").start()
     env = {
         **stack.env,
@@ -340,23 +341,22 @@ def test_stack_killed_when_the_function_step_begins_then_restarted(tmp_path: Pat
     try:
         with FaultProxy(stack.endpoint) as proxy:
             proxy.rule = kill_at_create_function
-            result = stack.sdcli("--endpoint-url", proxy.endpoint, "deploy", check=False, env=env)
+            result = stack.sdcli("--endpoint-url", proxy.endpoint, *names.options(), "deploy", check=False, env=env)
             assert killed == ["CreateFunction"]
             assert result.returncode == EXIT_FAILURE and result.stdout == ""
             lines = result.stderr.splitlines()
             assert len(lines) == 2, result.stderr
-            assert lines[0].startswith("Error: Stopped at function catalog_service (create): Cannot reach ")
+            assert lines[0].startswith("Error: Stopped at function fn-killed (create): Cannot reach ")
             assert lines[1].startswith("Hint: ") and "Traceback" not in result.stderr
             assert "Done before it: table created, role created; a re-run continues from what exists." in lines[1]
 
             stack.start()  # a new, empty stack: the re-run deploys everything again
             proxy.upstream, proxy.rule = stack.endpoint, pass_all
-            rerun = stack.sdcli("--endpoint-url", proxy.endpoint, "--output", "json", "deploy", env=env)
+            rerun = stack.sdcli(
+                "--endpoint-url", proxy.endpoint, "--output", "json", *names.options(), "deploy", env=env
+            )
             assert {r["action"] for r in json.loads(rerun.stdout)["resources"]} == {"created"}
-            uninterrupted = Names("Ref", "ref", "ref")  # function and API share a name, as the defaults do
-            stack.sdcli("--endpoint-url", proxy.endpoint, *uninterrupted.options(), "deploy", env=env)
-            default = Names("Services", "catalog_service", "catalog_service")
-            assert deployed_state(stack.endpoint, default) == deployed_state(stack.endpoint, uninterrupted)
+            assert deployed_state(stack.endpoint, names) == reference
     finally:
         stack.stop()
 
