@@ -117,14 +117,12 @@ class Aws:
             credentials = {"aws_access_key_id": LOCAL_ACCESS_KEY, "aws_secret_access_key": LOCAL_SECRET_KEY}
         try:
             core = botocore.session.get_session()
-            core.get_scoped_config()  # an unknown --profile fails here, before any client is made
+            profile = None if self.settings.local else self.settings.profile
+            if profile:
+                core.set_config_variable("profile", profile)
+            core.get_scoped_config()  # an unknown profile fails here, before any client is made
             core.register_component("data_loader", _service_models())
-            self._session = boto3.Session(
-                botocore_session=core,
-                profile_name=None if self.settings.local else self.settings.profile,
-                region_name=self.region,
-                **credentials,
-            )
+            self._session = boto3.Session(botocore_session=core, region_name=self.region, **credentials)
         except botocore.exceptions.ProfileNotFound as error:
             raise AwsError(str(error), hint="List profiles with `aws configure list-profiles`.") from None
         if self.settings.local and self.region not in self._session.get_available_regions("dynamodb"):
