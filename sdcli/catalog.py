@@ -286,16 +286,29 @@ def _chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
         yield items[start : start + size]
 
 
-def _existing_items(aws: Aws, table: str, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], dict]:
-    """The stored items for these keys, so a re-seed writes only what differs."""
+def _existing_chunk(aws: Aws, table: str, chunk: Sequence[tuple[str, str]]) -> dict[tuple[str, str], dict]:
     found: dict[tuple[str, str], dict] = {}
-    for chunk in _chunks(keys, BATCH_GET_SIZE):
-        request = {table: {"Keys": [{"name": {"S": n}, "version": {"S": v}} for n, v in chunk]}}
-        while request:
-            response = aws.call("dynamodb", "batch_get_item", RequestItems=request)
-            for item in response.get("Responses", {}).get(table, []):
-                found[(item["name"]["S"], item["version"]["S"])] = item
-            request = response.get("UnprocessedKeys") or {}
+    request = {table: {"Keys": [{"name": {"S": n}, "version": {"S": v}} for n, v in chunk]}}
+    while request:
+        response = aws.call("dynamodb", "batch_get_item", RequestItems=request)
+        for item in response.get("Responses", {}).get(table, []):
+            found[(item["name"]["S"], item["version"]["S"])] = item
+        request = response.get("UnprocessedKeys") or {}
+    return found
+
+
+def _existing_items(
+    aws: Aws, table: str, keys: Sequence[tuple[str, str]], workers: int = 4
+) -> dict[tuple[str, str], dict]:
+    """The stored items for these keys, so a re-seed writes only what differs; read in parallel like the writes
+    (sequential, these reads were a third of a 10,000-record seed)."""
+    chunks = list(_chunks(keys, BATCH_GET_SIZE))
+    if len(chunks) <= 1:
+        return _existing_chunk(aws, table, chunks[0]) if chunks else {}
+    found: dict[tuple[str, str], dict] = {}
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for part in pool.map(lambda chunk: _existing_chunk(aws, table, chunk), chunks):
+            found.update(part)
     return found
 
 
@@ -318,7 +331,7 @@ def _write_batch(aws: Aws, table: str, items: Sequence[dict]) -> None:
 def seed(aws: Aws, table: str, records: Sequence[ServiceRecord], workers: int = 4) -> SeedResult:
     """Write the records that are missing or differ; records already stored as given are left alone."""
     require_table(aws, table)
-    existing = _existing_items(aws, table, [record.key for record in records])
+    existing = _existing_items(aws, table, [record.key for record in records], workers)
     changed = [record.to_item() for record in records if existing.get(record.key) != record.to_item()]
     batches = list(_chunks(changed, BATCH_WRITE_SIZE))
     if len(batches) <= 1:
