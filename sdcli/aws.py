@@ -19,11 +19,11 @@ import json
 import logging
 import os
 import random
+import re
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import boto3
 import botocore.config
 import botocore.exceptions
 import botocore.loaders
@@ -36,6 +36,8 @@ from sdcli.redact import add_secrets, redact
 
 log = logging.getLogger("sdcli.aws")
 
+# What AWS region names look like (us-east-1, ap-southeast-3, us-gov-west-1); moto knows no others.
+REGION_NAME = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}")
 READ_PREFIXES = ("get_", "describe_", "list_", "batch_get_", "scan", "query")
 
 _HINTS = {
@@ -122,10 +124,12 @@ class Aws:
                 core.set_config_variable("profile", profile)
             core.get_scoped_config()  # an unknown profile fails here, before any client is made
             core.register_component("data_loader", _service_models())
-            self._session = boto3.Session(botocore_session=core, region_name=self.region, **credentials)
+            if credentials:
+                core.set_credentials(credentials["aws_access_key_id"], credentials["aws_secret_access_key"])
+            self._session = core
         except botocore.exceptions.ProfileNotFound as error:
             raise AwsError(str(error), hint="List profiles with `aws configure list-profiles`.") from None
-        if self.settings.local and self.region not in self._session.get_available_regions("dynamodb"):
+        if self.settings.local and not REGION_NAME.fullmatch(self.region):
             raise AwsError(
                 f"{self.region!r} is not an AWS region; the local stack emulates AWS regions only.",
                 hint="Use an AWS region name such as us-east-1 (the default).",
@@ -150,7 +154,9 @@ class Aws:
         key = f"{service}/once" if single_attempt else service
         if key not in self._clients:
             config = self._single_attempt if single_attempt else self._config
-            self._clients[key] = self._session.client(service, endpoint_url=self.endpoint_url, config=config)
+            self._clients[key] = self._session.create_client(
+                service, region_name=self.region, endpoint_url=self.endpoint_url, config=config
+            )
             self._remember_credentials()
         return self._clients[key]
 
@@ -254,6 +260,12 @@ class Aws:
             log.debug("waiting for %s (%s.%s) failed: %s", what, service, waiter, type(error).__name__)
             raise self._botocore_error(service, error) from None
         log.debug("waited for %s (%s.%s) %.0f ms", what, service, waiter, (self.clock() - started) * 1000)
+
+    def learn_account_id(self, arn: str) -> None:
+        """Take the account from an ARN already in hand (arn:partition:service:region:ACCOUNT:...)."""
+        parts = arn.split(":")
+        if len(parts) > 4 and parts[4].isdigit():
+            self._account_id = parts[4]
 
     def account_id(self) -> str:
         if self._account_id is None:

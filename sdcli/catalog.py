@@ -66,6 +66,7 @@ class TableState:
     item_count: int | None = None
     arn: str | None = None
     billing_mode: str | None = None
+    key_schema: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -234,15 +235,15 @@ def describe_table(aws: Aws, table: str) -> TableState:
         item_count=info.get("ItemCount"),
         arn=info["TableArn"],
         billing_mode=billing,
+        key_schema=tuple(sorted((k["AttributeName"], k["KeyType"]) for k in info["KeySchema"])),
     )
 
 
-def check_key_schema(aws: Aws, table: str) -> None:
-    info = aws.call("dynamodb", "describe_table", TableName=table)["Table"]
-    keys = sorted((k["AttributeName"], k["KeyType"]) for k in info["KeySchema"])
-    if keys != [("name", "HASH"), ("version", "RANGE")]:
+def check_key_schema(state: TableState) -> None:
+    if state.key_schema != (("name", "HASH"), ("version", "RANGE")):
         raise AwsError(
-            f"Table {table!r} exists with a different key schema {keys}; sdcli needs HASH name, RANGE version.",
+            f"Table {state.name!r} exists with a different key schema {list(state.key_schema)}; "
+            "sdcli needs HASH name, RANGE version.",
             hint="Use --table to pick another table name.",
         )
 

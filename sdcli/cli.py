@@ -261,7 +261,7 @@ def table_create(billing_mode: str) -> None:
     aws, settings = _aws(), _settings()
     state = catalog.describe_table(aws, settings.table)
     if state.status is not None:
-        catalog.check_key_schema(aws, settings.table)
+        catalog.check_key_schema(state)
         action = "unchanged"
     else:
         with _spinner(f"Creating table {settings.table}..."):
@@ -420,7 +420,6 @@ spec_option = click.option(
 @click.option("--dry-run", is_flag=True, help="Print the plan; change nothing.")
 def deploy(source: Path, spec: Path, billing_mode: str, dry_run: bool) -> None:
     """Table, role, function, API, invoke permission and stage: create or update only what differs."""
-    from sdcli.api import find_api
     from sdcli.deploy import plan_deploy
 
     aws, settings = _aws(), _settings()
@@ -430,7 +429,7 @@ def deploy(source: Path, spec: Path, billing_mode: str, dry_run: bool) -> None:
     if dry_run:
         _report(rows, "Deploy plan (dry run: nothing changed)", {"dry_run": True} if _json_mode() else None)
         return
-    api_id = outputs.get("api_id") or find_api(aws, settings.api).api_id
+    api_id = outputs["api_id"]
     mutating = len(aws.mutating_calls)
     _report(
         rows,
@@ -494,9 +493,7 @@ def api_push(spec: Path, dry_run: bool) -> None:
     if dry_run:
         _report(rows, "API plan (dry run: nothing changed)")
         return
-    from sdcli.api import find_api
-
-    _report(rows, "API", {"api_id": outputs.get("api_id") or find_api(aws, settings.api).api_id})
+    _report(rows, "API", {"api_id": outputs["api_id"]})
 
 
 @api_group.command("deploy")

@@ -44,6 +44,7 @@ class Step:
     action: Action
     detail: str = ""
     run: Callable[[Outputs], None] | None = field(default=None, repr=False)
+    known: Outputs = field(default_factory=dict)  # what planning already learnt (an existing API's id)
 
     @property
     def mutates(self) -> bool:
@@ -74,6 +75,7 @@ def execute(plan: list[Step], progress: Callable[[Step], None] | None = None) ->
     outputs: Outputs = {}
     results: list[StepResult] = []
     for step in plan:
+        outputs.update(step.known)
         if progress:
             progress(step)
         if step.run is not None:
@@ -104,7 +106,7 @@ def _create_table(aws: Aws, name: str, billing_mode: str) -> None:
         if error.code != "ResourceInUseException":
             raise
         catalog.wait_table_active(aws, name)
-        catalog.check_key_schema(aws, name)
+        catalog.check_key_schema(catalog.describe_table(aws, name))
 
 
 def _set(outputs: Outputs, key: str, value: Any) -> None:
@@ -116,7 +118,11 @@ class _DeployPlanner:
 
     def __init__(self, aws: Aws, settings: Settings, inputs: DeployInputs) -> None:
         self.aws, self.settings, self.inputs = aws, settings, inputs
-        self.region, self.account = aws.region, aws.account_id()
+        self.region = aws.region
+
+    @property
+    def account(self) -> str:
+        return self.aws.account_id()
 
     def steps(self) -> list[Step]:
         table_step, table_arn = self.table()
@@ -143,6 +149,8 @@ class _DeployPlanner:
     def table(self) -> tuple[Step, str]:
         aws, name = self.aws, self.settings.table
         table = catalog.describe_table(aws, name)
+        if table.arn:
+            aws.learn_account_id(table.arn)  # spares an STS call
         arn = table.arn or f"arn:aws:dynamodb:{self.region}:{self.account}:table/{name}"
         if table.status is None:
             mode = self.inputs.billing_mode
@@ -153,7 +161,7 @@ class _DeployPlanner:
                 f"{mode.lower()} capacity",
                 lambda out: _create_table(aws, name, mode),
             ), arn
-        catalog.check_key_schema(aws, name)
+        catalog.check_key_schema(table)
         return Step("table", name, Action.UNCHANGED, table.status), arn
 
     def role(self, table_arn: str) -> tuple[Step, str]:
@@ -213,14 +221,16 @@ class _DeployPlanner:
                 lambda out: _set(out, "api_id", api_ops.import_api(aws, spec)),
             )
         api_id = api.api_id
+        known = {"api_id": api_id}
         if api.spec_digest == spec.digest:
-            return Step("api", name, Action.UNCHANGED, f"spec {spec.digest} (id {api_id})")
+            return Step("api", name, Action.UNCHANGED, f"spec {spec.digest} (id {api_id})", known=known)
         return Step(
             "api",
             name,
             Action.UPDATE,
             f"spec {api.spec_digest} -> {spec.digest} (id {api_id})",
             lambda out: api_ops.overwrite_api(aws, api_id, spec),
+            known=known,
         )
 
     def permission(

@@ -219,7 +219,7 @@ def test_aws_error_that_echoes_the_signed_request_is_redacted(canary: CanaryStac
     )
 
     def bad_signature(request: Request) -> Verdict:
-        if request.operation == "GetCallerIdentity":
+        if request.operation == "DescribeTable":  # the first call a deploy makes
             return error_response(request, "SignatureDoesNotMatch", echoed)
         return Fault.PASS
 
@@ -236,7 +236,7 @@ def test_aws_error_that_echoes_the_signed_request_is_redacted(canary: CanaryStac
             if not debug:
                 assert output.splitlines() == errors
             assert canary_free(output) == []
-        assert proxy.outcomes("GetCallerIdentity") == ["SignatureDoesNotMatch", "SignatureDoesNotMatch"]
+        assert proxy.outcomes("DescribeTable") == ["SignatureDoesNotMatch", "SignatureDoesNotMatch"]
 
 
 def test_debug_redacts_botocore_wire_logs_too(monkeypatch: pytest.MonkeyPatch) -> None:
