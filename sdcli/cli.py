@@ -141,7 +141,10 @@ class SdcliGroup(click.Group):
             flags = _target_flags(ctx)
             if hint and flags:
                 hint = re.sub(r"`sdcli (?!local )", f"`sdcli {flags} ", hint)
-            render.error(error.message, hint, getattr(error, "problems", None))
+            from sdcli.redact import redact
+
+            problems = [redact(problem) for problem in getattr(error, "problems", None) or []]
+            render.error(redact(error.message), redact(hint) if hint else hint, problems)
             raise click.exceptions.Exit(error.exit_code) from None
         except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
             raise

@@ -85,10 +85,15 @@ def local_stack_endpoint() -> str:
 
 
 def _process_alive(pid: int) -> bool:
+    """Alive and not a zombie (a killed stack nobody has reaped yet still answers kill(pid, 0))."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            return stat.read().rsplit(b")", 1)[-1].split()[0] != b"Z"
+    except (OSError, IndexError):
+        return True  # no /proc (macOS): kill(0) is all we can know

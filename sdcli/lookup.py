@@ -192,7 +192,10 @@ def lookup(
         return _record(name, version, body, api_url)
     error_message = body.get("error_message") if isinstance(body, dict) else None
     if response.status_code == 404 and error_message == "Service Not Found":
-        raise ServiceNotFoundError(f"Service {_quoted(name)} version {_quoted(version)} is not in the catalog.")
+        raise ServiceNotFoundError(
+            f"Service {_quoted(name)} version {_quoted(version)} is not in the catalog.",
+            hint="Names and versions are exact and case-sensitive; add it with `sdcli seed --file`.",
+        )
     if response.status_code == 400 and error_message == "Invalid Request":
         raise InvalidInputError("The API rejected the name or version: Invalid Request.")
     message = error_message or (body.get("message") if isinstance(body, dict) else None)

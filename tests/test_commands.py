@@ -415,3 +415,33 @@ def test_local_start_on_a_taken_port(run) -> None:
             result = run("local", "start", "--port", str(port), *args)
             assert result.exit_code == EXIT_FAILURE
             assert f"Error: Cannot listen on 127.0.0.1:{port}" in result.stderr and "--port" in result.stderr
+
+
+def test_a_password_in_the_endpoint_url_is_never_printed(run, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SDCLI_MAX_ATTEMPTS", "1")
+    result = run("--endpoint-url", "http://user:hunter2@127.0.0.1:9", "status")
+    assert result.exit_code == EXIT_FAILURE and "Cannot reach" in result.stderr
+    assert "hunter2" not in result.output
+
+
+def test_a_zombie_local_stack_is_not_running() -> None:
+    import subprocess
+    import sys
+
+    from sdcli.config import _process_alive
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    try:
+        for _ in range(200):  # exited but not reaped: a zombie
+            with open(f"/proc/{child.pid}/stat", "rb") as stat:
+                if stat.read().rsplit(b")", 1)[-1].split()[0] == b"Z":
+                    break
+            import time
+
+            time.sleep(0.02)
+        assert _process_alive(child.pid) is False
+    finally:
+        child.wait()
+    import os
+
+    assert _process_alive(os.getpid()) is True
