@@ -167,15 +167,21 @@ class Aws:
         started = self.clock()
         try:
             response = method(**params)
-        except botocore.exceptions.ClientError as error:
-            translated = self._client_error(service, operation, error)
-            self._log_call(service, operation, params, started, error.response, translated.code)
-            raise translated from None
-        except botocore.exceptions.BotoCoreError as error:
-            self._log_call(service, operation, params, started, None, type(error).__name__)
-            raise self._botocore_error(service, error) from None
+        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as error:
+            raise self._failed(service, operation, params, started, error) from None
         self._log_call(service, operation, params, started, response)
         return response
+
+    def _failed(
+        self, service: str, operation: str, params: dict[str, Any], started: float, error: Exception
+    ) -> AwsError:
+        """Log the failed call and translate botocore's exception into the one-line AwsError users see."""
+        if isinstance(error, botocore.exceptions.ClientError):
+            translated = self._client_error(service, operation, error)
+            self._log_call(service, operation, params, started, error.response, translated.code)
+            return translated
+        self._log_call(service, operation, params, started, None, type(error).__name__)
+        return self._botocore_error(service, error)
 
     def call_once(
         self, service: str, operation: str, recover: Callable[[], dict[str, Any] | None], **params: Any
@@ -228,13 +234,8 @@ class Aws:
                 found = page.get(key, [])
                 items += len(found)
                 yield from found
-        except botocore.exceptions.ClientError as error:
-            translated = self._client_error(service, operation, error)
-            self._log_call(service, operation, params, started, error.response, translated.code)
-            raise translated from None
-        except botocore.exceptions.BotoCoreError as error:
-            self._log_call(service, operation, params, started, None, type(error).__name__)
-            raise self._botocore_error(service, error) from None
+        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as error:
+            raise self._failed(service, operation, params, started, error) from None
         if log.isEnabledFor(logging.DEBUG):
             log.debug(
                 "%s.%s(%s) -> %d page(s), %d item(s) in %.0f ms",

@@ -7,61 +7,25 @@ every step run as a user would run it.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import requests
 
 from sdcli.errors import EXIT_API_ERROR, EXIT_NOT_FOUND
+from tests.localstack import Stack
 
 pytestmark = pytest.mark.e2e
 
-SDCLI = str(Path(sys.executable).with_name("sdcli"))
-
-
-class Stack:
-    def __init__(self, env: dict[str, str]) -> None:
-        self.env = env
-        self.endpoint = ""
-
-    def sdcli(self, *args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run([SDCLI, *args], env=self.env, capture_output=True, text=True, timeout=timeout)
-        if check and result.returncode != 0:
-            raise AssertionError(
-                f"sdcli {' '.join(args)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}"
-            )
-        return result
-
-    def json(self, *args: str, check: bool = True) -> dict:
-        return json.loads(self.sdcli("--output", "json", *args, check=check).stdout)
-
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    state = tmp_path_factory.mktemp("state")
-    env = {key: value for key, value in os.environ.items() if not key.startswith(("AWS_", "SDCLI_"))}
-    env.update(
-        SDCLI_STATE_DIR=str(state),
-        AWS_CONFIG_FILE=str(state / "none"),
-        AWS_SHARED_CREDENTIALS_FILE=str(state / "none"),
-        AWS_EC2_METADATA_DISABLED="true",
-    )
-    stack = Stack(env)
-    started = stack.json("local", "start", "--detach", "--port", "0")
-    stack.endpoint = started["endpoint"]
-    try:
-        yield stack
-    finally:
-        stack.sdcli("local", "stop", check=False)
+def stack(local_stack: Stack) -> Stack:
+    return local_stack
 
 
 @pytest.fixture(scope="module")
 def deployed(stack: Stack) -> dict:
-    first = stack.json("--local", "deploy")
+    first = stack.deploy()
     stack.sdcli("--local", "seed")
     return first
 
