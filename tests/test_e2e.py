@@ -108,3 +108,11 @@ def test_unreachable_api_url_is_the_api_exit_code(stack: Stack) -> None:
     assert result.returncode == EXIT_API_ERROR
     assert "Cannot reach the API at http://127.0.0.1:9/dev." in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_region_the_local_stack_does_not_emulate_is_one_clear_error(stack: Stack) -> None:
+    for service_command in (["status"], ["table", "create"], ["function", "deploy"]):  # dynamodb, iam, lambda first
+        result = stack.sdcli("--local", "--region", "xx-nowhere-9", *service_command, check=False)
+        assert result.returncode == 1, result.stderr
+        assert "InvalidRegion: 'xx-nowhere-9' is not an AWS region" in result.stderr
+        assert "Traceback" not in result.stderr and "<html" not in result.stderr.lower()

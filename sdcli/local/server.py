@@ -9,6 +9,7 @@ drops the data plane's caches after any API Gateway or Lambda write.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import io
 import json
@@ -48,6 +49,20 @@ STATUS_TEXT = {
     502: "Bad Gateway",
     504: "Gateway Timeout",
 }
+
+
+CREDENTIAL_SCOPE = re.compile(r"Credential=[^/,\s]+/\d{8}/([^/,\s]+)/([^/,\s]+)/aws4_request")
+
+
+@functools.cache
+def known_regions() -> frozenset[str]:
+    """Every region of the standard AWS partitions, what moto has backends for (loaded once per stack)."""
+    session = boto3.Session()
+    return frozenset(
+        region
+        for partition in session.get_available_partitions()
+        for region in session.get_available_regions("dynamodb", partition_name=partition)
+    ) | {"aws-global"}
 
 
 def _moto_app() -> Any:
@@ -145,6 +160,9 @@ class Edge:
         return [response.body]
 
     def _serve_control_plane(self, raw_path: str, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
+        unknown_region = self._unknown_region(environ)
+        if unknown_region is not None:
+            return unknown_region(start_response)
         method = environ.get("REQUEST_METHOD", "GET").upper()
         watched = method != "GET" and WATCHED_WRITES.match(raw_path) is not None
         if watched:
@@ -180,6 +198,30 @@ class Edge:
             except Exception:
                 log.exception("could not snapshot deployment of %s", deployment.group(1))
         return [body]
+
+    def _unknown_region(self, environ: dict[str, Any]) -> Callable[[Callable], Iterable[bytes]] | None:
+        """An AWS error for a request signed for a region moto does not know (moto answers those with a 500
+        and a traceback); the error is in the service's own wire format, so the client reports it as such."""
+        scope = CREDENTIAL_SCOPE.search(environ.get("HTTP_AUTHORIZATION", ""))
+        if scope is None or scope.group(1) in known_regions():
+            return None
+        region, service = scope.groups()
+        message = f"{region!r} is not an AWS region; the local stack emulates AWS regions only."
+        if service in ("iam", "sts"):  # query protocol: an XML ErrorResponse
+            body = (
+                f"<ErrorResponse><Error><Type>Sender</Type><Code>InvalidRegion</Code><Message>{message}</Message>"
+                "</Error><RequestId>local</RequestId></ErrorResponse>"
+            ).encode()
+            headers = [("Content-Type", "text/xml")]
+        else:  # JSON and REST-JSON protocols
+            body = json.dumps({"__type": "InvalidRegion", "message": message}).encode()
+            headers = [("Content-Type", "application/json"), ("x-amzn-ErrorType", "InvalidRegion")]
+
+        def respond(start_response: Callable) -> Iterable[bytes]:
+            start_response("400 Bad Request", [*headers, ("Content-Length", str(len(body)))])
+            return [body]
+
+        return respond
 
     def _capture_code(self, raw_path: str, method: str, environ: dict[str, Any]) -> None:
         creating = method == "POST" and CREATE_FUNCTION.match(raw_path)
