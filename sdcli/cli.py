@@ -125,6 +125,12 @@ def _target_flags(ctx: click.Context) -> str:
     return " ".join(flags)
 
 
+def with_target_flags(text: str, ctx: click.Context | None = None) -> str:
+    """Example commands in ``text`` (`sdcli deploy`) with the user's own target options, so copying one works."""
+    flags = _target_flags(ctx or click.get_current_context())
+    return re.sub(r"`sdcli (?!local )", f"`sdcli {flags} ", text) if flags else text
+
+
 class SdcliGroup(click.Group):
     """Turns expected failures into one clear line (two with a hint) and their documented exit code."""
 
@@ -137,10 +143,7 @@ class SdcliGroup(click.Group):
         except SdcliError as error:
             if _debug(ctx):
                 _print_traceback()
-            hint = error.hint
-            flags = _target_flags(ctx)
-            if hint and flags:
-                hint = re.sub(r"`sdcli (?!local )", f"`sdcli {flags} ", hint)
+            hint = with_target_flags(error.hint, ctx) if error.hint else None
             from sdcli.redact import redact
 
             problems = [redact(problem) for problem in getattr(error, "problems", None) or []]
@@ -585,16 +588,20 @@ def status() -> None:
     aws, settings = _aws(), _settings()
     report = describe_deployment(aws, settings)
     if _json_mode():
-        render.emit_json(report.as_json())
+        payload = report.as_json()
+        payload["problems"] = [with_target_flags(problem) for problem in payload["problems"]]
+        render.emit_json(payload)
         return
     render.table(
         "Deployment",
         ["resource", "name", "state", "detail"],
-        [list(row) for row in report.rows()],
+        [[*row[:3], with_target_flags(row[3])] for row in report.rows()],
         styles={2: lambda state: "green" if state in ("ACTIVE", "Active", "deployed") else "red"},
     )
     if report.url:
         render.console().print(f"Invoke URL: {report.url}")
+    for problem in report.problems():
+        render.message(f"Problem: {with_target_flags(problem)}")
 
 
 @cli.command()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -26,21 +27,41 @@ class DeploymentStatus:
         return bool(self.api.api_id and self.stage is not None and self.stage.exists)
 
     def problems(self) -> list[str]:
-        """What is wrong with a deployment clients are using, in words (the rows say "missing")."""
+        """Everything that keeps the catalog from answering, in words; empty exactly when healthy."""
         found = []
-        if self.serving and self.table.status is None:
+        if not self.serving and self.api.api_id is None:
+            found.append("nothing is serving lookups: no API is deployed; run `sdcli deploy`")
+        elif not self.serving:
+            found.append(f"stage {self.stage.name!r} is not deployed; run `sdcli api deploy`")  # type: ignore[union-attr]
+        if self.table.status is None:
+            reads = self.function_table
+            if not self.serving or reads not in (None, self.table.name):
+                found.append(
+                    f"table {self.table.name!r} does not exist; run `sdcli deploy`"
+                    + (f" (the deployed function reads table {reads!r})" if reads else "")
+                )
+            else:
+                found.append(
+                    f"table {self.table.name!r} is gone: every lookup fails (HTTP 500) until "
+                    "`sdcli deploy` recreates it and `sdcli seed` refills it"
+                )
+        if self.function.arn is None:
             found.append(
-                f"table {self.table.name!r} is gone: every lookup fails (HTTP 500) until `sdcli deploy` "
-                "recreates it and `sdcli seed` refills it"
+                f"function {self.function.name!r} does not exist"
+                + (": every lookup fails until `sdcli deploy`" if self.serving else "; run `sdcli deploy`")
             )
-        if self.serving and self.function.arn is None:
-            found.append(f"function {self.function.name!r} is gone: every lookup fails until `sdcli deploy`")
         return found
+
+    @property
+    def function_table(self) -> str | None:
+        """The table the deployed function reads (its TABLE_NAME), which may not be --table."""
+        variables = ((self.function.configuration or {}).get("Environment") or {}).get("Variables") or {}
+        return variables.get("TABLE_NAME")
 
     def rows(self) -> list[tuple[str, str, str, str]]:
         if self.table.status:
             table_detail = f"{self.table.item_count} item(s)"
-        elif self.serving:
+        elif self.serving and self.function_table in (None, self.table.name):
             table_detail = "gone: lookups fail (500) until `sdcli deploy`, then `sdcli seed`"
         else:
             table_detail = "run `sdcli deploy`"
@@ -51,7 +72,7 @@ class DeploymentStatus:
                     "function",
                     self.function.name,
                     (self.function.configuration or {}).get("State", "Active"),
-                    f"{self.function.arn}  sha256 {self.function.code_sha256}",
+                    f"{self.function.arn}  code {_hex(self.function.code_sha256)}",
                 )
             )
         else:
@@ -83,7 +104,7 @@ class DeploymentStatus:
 
     @property
     def healthy(self) -> bool:
-        return all(row[2] not in ("missing",) for row in self.rows())
+        return not self.problems()
 
     def as_json(self) -> dict[str, Any]:
         function = asdict(self.function)
@@ -97,6 +118,14 @@ class DeploymentStatus:
             "healthy": self.healthy,
             "problems": self.problems(),
         }
+
+
+def _hex(code_sha256: str | None) -> str:
+    """Lambda's base64 CodeSha256 as the 12 hex digits deploy and package print."""
+    try:
+        return base64.b64decode(code_sha256 or "").hex()[:12] or "unknown"
+    except ValueError:
+        return code_sha256 or "unknown"
 
 
 def describe_deployment(aws: Aws, settings: Settings) -> DeploymentStatus:

@@ -445,3 +445,26 @@ def test_a_zombie_local_stack_is_not_running() -> None:
     import os
 
     assert _process_alive(os.getpid()) is True
+
+
+def test_status_problems_name_what_is_missing_with_the_users_flags(run_json) -> None:
+    code, status = run_json("--stage", "prod", "status")
+    assert code == 0 and status["healthy"] is False
+    assert status["problems"] == [
+        "nothing is serving lookups: no API is deployed; run `sdcli --stage prod deploy`",
+        "table 'Services' does not exist; run `sdcli --stage prod deploy`",
+        "function 'catalog_service' does not exist; run `sdcli --stage prod deploy`",
+    ]
+    run_json("deploy")
+    code, status = run_json("--stage", "prod", "status")
+    assert code == 0 and status["problems"] == ["stage 'prod' is not deployed; run `sdcli --stage prod api deploy`"]
+    code, status = run_json("status")
+    assert code == 0 and status["healthy"] is True and status["problems"] == []
+
+
+def test_status_for_another_table_does_not_claim_lookups_fail(run_json) -> None:
+    run_json("deploy")
+    code, status = run_json("--table", "Nope", "status")
+    assert code == 0 and status["problems"] == [
+        "table 'Nope' does not exist; run `sdcli --table Nope deploy` (the deployed function reads table 'Services')"
+    ]
