@@ -184,7 +184,11 @@ def parse_records(data: Any) -> list[ServiceRecord]:
         seen[record.key] = index
         records.append(record)
     if problems:
-        raise InvalidInputError(f"{len(problems)} invalid service record(s); nothing was written.", problems)
+        raise InvalidInputError(
+            f"{len(problems)} invalid service record(s); nothing was written.",
+            problems,
+            hint="Records are numbered from 0 in file order (JSON array indexes); fix them and run it again.",
+        )
     return records
 
 

@@ -50,6 +50,10 @@ def _aws() -> Aws:
     return Aws(_settings())
 
 
+def _can_prompt() -> bool:
+    return sys.stdin.isatty()
+
+
 def _json_mode() -> bool:
     return _settings().output == "json"
 
@@ -614,9 +618,13 @@ def destroy(yes: bool, dry_run: bool) -> None:
     aws, settings = _aws(), _settings()
     plan = plan_destroy(aws, settings)
     if not dry_run and any(step.mutates for step in plan) and not yes:
-        if not sys.stdin.isatty():
-            raise InvalidInputError("destroy deletes the catalog and its data; pass --yes to confirm.")
-        click.confirm(f"Delete the API, function, role and table {settings.table!r} with its items?", abort=True)
+        if not _can_prompt():
+            raise InvalidInputError(
+                "destroy deletes the catalog and its data, and there is no terminal to confirm on.",
+                hint="Pass --yes to confirm (`sdcli destroy --dry-run` lists what would go).",
+            )
+        if not click.confirm(f"Delete the API, function, role and table {settings.table!r} with its items?"):
+            raise SdcliError("Nothing was deleted (not confirmed).")
     rows, _ = _run_plan(plan, dry_run)
     _report(rows, "Destroy plan (dry run: nothing changed)" if dry_run else "Destroy")
 

@@ -71,13 +71,18 @@ def check_api_url(api_url: str) -> None:
 def check_key(name: str, version: str) -> None:
     for label, value, limit in (("NAME", name, MAX_NAME_BYTES), ("VERSION", version, MAX_VERSION_BYTES)):
         if not value:
-            raise InvalidInputError(f"{label} must not be empty.")
+            raise InvalidInputError(
+                f"{label} must not be empty.", hint="Usage: `sdcli lookup NAME VERSION`, e.g. testservice2 1.0."
+            )
         try:
             size = len(value.encode("utf-8"))
         except UnicodeEncodeError:
             raise InvalidInputError(f"{label} is not valid Unicode.") from None
         if size > limit:
-            raise InvalidInputError(f"{label} is {size} bytes; the catalog allows at most {limit}.")
+            raise InvalidInputError(
+                f"{label} is {size} bytes; the catalog allows at most {limit}.",
+                hint="DynamoDB limits names to 2,048 and versions to 1,024 UTF-8 bytes.",
+            )
 
 
 def _quoted(value: str, limit: int = 60) -> str:

@@ -468,3 +468,12 @@ def test_status_for_another_table_does_not_claim_lookups_fail(run_json) -> None:
     assert code == 0 and status["problems"] == [
         "table 'Nope' does not exist; run `sdcli --table Nope deploy` (the deployed function reads table 'Services')"
     ]
+
+
+def test_destroy_declined_at_the_prompt_deletes_nothing(run, monkeypatch: pytest.MonkeyPatch) -> None:
+    run("table", "create")
+    monkeypatch.setattr("sdcli.cli._can_prompt", lambda: True)
+    result = run("destroy", input="n\n")
+    assert result.exit_code == EXIT_FAILURE
+    assert "Error: Nothing was deleted (not confirmed)." in result.stderr
+    assert boto3.client("dynamodb").list_tables()["TableNames"] == ["Services"]
