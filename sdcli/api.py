@@ -111,8 +111,11 @@ def find_api(aws: Aws, name: str) -> ApiState:
     return ApiState(name=name, api_id=matches[0]["id"], spec_digest=_digest_of(matches[0].get("description")))
 
 
-def import_api(aws: Aws, spec: RenderedSpec) -> str:
-    """Import the API exactly once.
+def import_api(aws: Aws, spec: RenderedSpec) -> tuple[str, list[str]]:
+    """Import the API exactly once; returns its id and API Gateway's import warnings.
+
+    Warnings do not fail the import (as with the AWS CLI): API Gateway warns about OpenAPI fields it ignores,
+    and the deploy shows them rather than refusing a working API.
 
     ImportRestApi has no idempotency token: resent after a lost answer it makes a second API of the same name,
     and every later deploy refuses to pick one. So it is never resent blind (``Aws.call_once``): after an attempt
@@ -124,14 +127,17 @@ def import_api(aws: Aws, spec: RenderedSpec) -> str:
         found = find_api(aws, name)
         return {"id": found.api_id} if found.api_id and found.spec_digest == spec.digest else None
 
-    return aws.call_once(
-        "apigateway", "import_rest_api", made_by_the_lost_attempt, body=spec.body, failOnWarnings=True
-    )["id"]
+    response = aws.call_once(
+        "apigateway", "import_rest_api", made_by_the_lost_attempt, body=spec.body, failOnWarnings=False
+    )
+    return response["id"], list(response.get("warnings") or [])
 
 
-def overwrite_api(aws: Aws, api_id: str, spec: RenderedSpec) -> None:
-    """Replace the definition whole: merge mode would keep paths the spec no longer has."""
-    aws.call("apigateway", "put_rest_api", restApiId=api_id, mode="overwrite", body=spec.body, failOnWarnings=True)
+def overwrite_api(aws: Aws, api_id: str, spec: RenderedSpec) -> list[str]:
+    """Replace the definition whole (merge mode would keep paths the spec no longer has); returns the warnings."""
+    response = aws.call(
+        "apigateway", "put_rest_api", restApiId=api_id, mode="overwrite", body=spec.body, failOnWarnings=False
+    )
     current = aws.call("apigateway", "get_rest_api", restApiId=api_id)
     if current.get("description") != spec.description:
         aws.call(
@@ -140,6 +146,7 @@ def overwrite_api(aws: Aws, api_id: str, spec: RenderedSpec) -> None:
             restApiId=api_id,
             patchOperations=[{"op": "replace", "path": "/description", "value": spec.description}],
         )
+    return list(response.get("warnings") or [])
 
 
 def delete_api(aws: Aws, api_id: str) -> None:

@@ -368,6 +368,8 @@ def _run_plan(plan: list[Step], dry_run: bool) -> tuple[list[tuple[str, str, str
 
     with status if status is not None else contextlib.nullcontext():
         results, outputs = execute(plan, progress)
+    for warning in outputs.get("api_warnings") or []:
+        render.message(f"Warning: API Gateway: {warning}")
     return [(r.resource, r.name, r.action.past_tense, r.detail) for r in results], outputs
 
 

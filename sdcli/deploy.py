@@ -218,7 +218,7 @@ class _DeployPlanner:
                 name,
                 Action.CREATE,
                 f"spec {spec.digest}",
-                lambda out: _set(out, "api_id", api_ops.import_api(aws, spec)),
+                lambda out: out.update(zip(("api_id", "api_warnings"), api_ops.import_api(aws, spec), strict=True)),
             )
         api_id = api.api_id
         known = {"api_id": api_id}
@@ -229,7 +229,7 @@ class _DeployPlanner:
             name,
             Action.UPDATE,
             f"spec {api.spec_digest} -> {spec.digest} (id {api_id})",
-            lambda out: api_ops.overwrite_api(aws, api_id, spec),
+            lambda out: _set(out, "api_warnings", api_ops.overwrite_api(aws, api_id, spec)),
             known=known,
         )
 

@@ -477,3 +477,38 @@ def test_destroy_declined_at_the_prompt_deletes_nothing(run, monkeypatch: pytest
     assert result.exit_code == EXIT_FAILURE
     assert "Error: Nothing was deleted (not confirmed)." in result.stderr
     assert boto3.client("dynamodb").list_tables()["TableNames"] == ["Services"]
+
+
+def test_api_gateway_import_warnings_are_returned_not_fatal() -> None:
+    from botocore.stub import ANY, Stubber
+
+    from sdcli import api as api_ops
+    from sdcli.aws import Aws
+    from sdcli.config import Settings
+
+    aws = Aws(Settings())
+    spec = api_ops.render_spec(
+        api_ops.load_spec(ROOT / "swagger/catalog_service.json"),
+        "catalog_service",
+        "arn:aws:lambda:us-east-1:123456789012:function:catalog_service",
+        "us-east-1",
+    )
+    for single_attempt in (True, False):
+        client = aws.client("apigateway", single_attempt=single_attempt)
+        stubber = Stubber(client)
+        if single_attempt:
+            stubber.add_response(
+                "import_rest_api",
+                {"id": "abc123", "warnings": ["Ignoring example"]},
+                {"body": ANY, "failOnWarnings": False},
+            )
+        else:
+            stubber.add_response(
+                "put_rest_api",
+                {"id": "abc123", "warnings": ["Ignoring minLength"]},
+                {"restApiId": "abc123", "mode": "overwrite", "body": ANY, "failOnWarnings": False},
+            )
+            stubber.add_response("get_rest_api", {"id": "abc123", "description": spec.description})
+        stubber.activate()
+    assert api_ops.import_api(aws, spec) == ("abc123", ["Ignoring example"])
+    assert api_ops.overwrite_api(aws, "abc123", spec) == ["Ignoring minLength"]
