@@ -678,9 +678,10 @@ def test_table_deleted_under_a_deployed_api(stack: LocalStack) -> None:
 
     status = payload(sdcli(stack.endpoint, names, "status"))
     assert status["table"]["status"] is None and status["healthy"] is False
+    again = f"sdcli --endpoint-url {stack.endpoint} {' '.join(names.options())}"  # hints repeat the user's flags
     assert status["problems"] == [
-        "table 'T-gone' is gone: every lookup fails (HTTP 500) until `sdcli deploy` recreates it "
-        "and `sdcli seed` refills it"
+        f"table 'T-gone' is gone: every lookup fails (HTTP 500) until `{again} deploy` recreates it "
+        f"and `{again} seed` refills it"
     ]
     table_view = CliRunner().invoke(cli, ["--endpoint-url", stack.endpoint, *names.options(), "status"]).stdout
     assert "gone: lookups fail (500)" in table_view
