@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import json
-import time
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -291,15 +290,31 @@ def _chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
         yield items[start : start + size]
 
 
-def _existing_chunk(aws: Aws, table: str, chunk: Sequence[tuple[str, str]]) -> dict[tuple[str, str], dict]:
-    found: dict[tuple[str, str], dict] = {}
-    request = {table: {"Keys": [{"name": {"S": n}, "version": {"S": v}} for n, v in chunk]}}
-    while request:
-        response = aws.call("dynamodb", "batch_get_item", RequestItems=request)
-        for item in response.get("Responses", {}).get(table, []):
-            found[(item["name"]["S"], item["version"]["S"])] = item
-        request = response.get("UnprocessedKeys") or {}
-    return found
+def _drain(aws: Aws, operation: str, request: dict, unprocessed: str, take: Callable[[dict], None]) -> None:
+    """Run a DynamoDB batch call until nothing comes back unprocessed, backing off (``aws.sleep``) while the
+    table hands work back, and giving up with a clear error after ten rounds."""
+    delay = 0.05
+    for _ in range(10):
+        response = aws.call("dynamodb", operation, RequestItems=request)
+        take(response)
+        request = response.get(unprocessed) or {}
+        if not request:
+            return
+        aws.sleep(delay)
+        delay = min(delay * 2, 2)
+    left = sum(len(entry["Keys"]) if isinstance(entry, dict) else len(entry) for entry in request.values())
+    raise AwsError(
+        f"DynamoDB left {left} item(s) unprocessed after retries.",
+        hint="The table is throttling; run `sdcli seed` again (it only writes what differs).",
+    )
+
+
+def _in_parallel(work: Callable[[Sequence[Any]], Any], chunks: list[Sequence[Any]], workers: int) -> list[Any]:
+    """``work`` over every chunk, on ``workers`` threads when there is more than one chunk."""
+    if len(chunks) <= 1:
+        return [work(chunk) for chunk in chunks]
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(work, chunks))
 
 
 def _existing_items(
@@ -307,30 +322,23 @@ def _existing_items(
 ) -> dict[tuple[str, str], dict]:
     """The stored items for these keys, so a re-seed writes only what differs; read in parallel like the writes
     (sequential, these reads were a third of a 10,000-record seed)."""
-    chunks = list(_chunks(keys, BATCH_GET_SIZE))
-    if len(chunks) <= 1:
-        return _existing_chunk(aws, table, chunks[0]) if chunks else {}
     found: dict[tuple[str, str], dict] = {}
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        for part in pool.map(lambda chunk: _existing_chunk(aws, table, chunk), chunks):
-            found.update(part)
+
+    def read(chunk: Sequence[tuple[str, str]]) -> None:
+        def take(response: dict) -> None:
+            for item in response.get("Responses", {}).get(table, []):
+                found[(item["name"]["S"], item["version"]["S"])] = item
+
+        request = {table: {"Keys": [{"name": {"S": n}, "version": {"S": v}} for n, v in chunk]}}
+        _drain(aws, "batch_get_item", request, "UnprocessedKeys", take)
+
+    _in_parallel(read, list(_chunks(keys, BATCH_GET_SIZE)), workers)
     return found
 
 
 def _write_batch(aws: Aws, table: str, items: Sequence[dict]) -> None:
     request = {table: [{"PutRequest": {"Item": item}} for item in items]}
-    delay = 0.05
-    for _ in range(10):
-        response = aws.call("dynamodb", "batch_write_item", RequestItems=request)
-        request = response.get("UnprocessedItems") or {}
-        if not request:
-            return
-        time.sleep(delay)
-        delay = min(delay * 2, 2)
-    raise AwsError(
-        f"DynamoDB left {len(request[table])} item(s) unprocessed after retries.",
-        hint="The table is throttling writes; run `sdcli seed` again (it only writes what differs).",
-    )
+    _drain(aws, "batch_write_item", request, "UnprocessedItems", lambda response: None)
 
 
 def seed(aws: Aws, table: str, records: Sequence[ServiceRecord], workers: int = 4) -> SeedResult:
@@ -338,12 +346,5 @@ def seed(aws: Aws, table: str, records: Sequence[ServiceRecord], workers: int = 
     require_table(aws, table)
     existing = _existing_items(aws, table, [record.key for record in records], workers)
     changed = [record.to_item() for record in records if existing.get(record.key) != record.to_item()]
-    batches = list(_chunks(changed, BATCH_WRITE_SIZE))
-    if len(batches) <= 1:
-        for batch in batches:
-            _write_batch(aws, table, batch)
-    else:
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            for future in [pool.submit(_write_batch, aws, table, batch) for batch in batches]:
-                future.result()
+    _in_parallel(lambda batch: _write_batch(aws, table, batch), list(_chunks(changed, BATCH_WRITE_SIZE)), workers)
     return SeedResult(written=len(changed), unchanged=len(records) - len(changed), total=len(records))

@@ -512,3 +512,24 @@ def test_api_gateway_import_warnings_are_returned_not_fatal() -> None:
         stubber.activate()
     assert api_ops.import_api(aws, spec) == ("abc123", ["Ignoring example"])
     assert api_ops.overwrite_api(aws, "abc123", spec) == ["Ignoring minLength"]
+
+
+def test_seed_backs_off_on_unprocessed_items_then_says_so(run, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sdcli.aws import Aws
+
+    run("table", "create")
+    slept: list[float] = []
+    monkeypatch.setattr(Aws, "sleep", staticmethod(slept.append))
+    real_call = Aws.call
+
+    def throttled(self: Aws, service: str, operation: str, **params: object) -> dict:
+        response = real_call(self, service, operation, **params)
+        if operation == "batch_write_item":  # DynamoDB hands every item back, every time
+            return {**response, "UnprocessedItems": params["RequestItems"]}
+        return response
+
+    monkeypatch.setattr(Aws, "call", throttled)
+    result = run("seed")
+    assert result.exit_code == EXIT_FAILURE
+    assert "DynamoDB left 2 item(s) unprocessed after retries." in result.stderr
+    assert slept == [0.05, 0.1, 0.2, 0.4, 0.8, 1.6, 2, 2, 2, 2]
