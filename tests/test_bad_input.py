@@ -21,7 +21,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
@@ -29,7 +29,7 @@ import requests
 
 from sdcli.catalog import KEY_SCHEMA, MAX_TTL
 from sdcli.errors import EXIT_API_ERROR, EXIT_INVALID_INPUT, EXIT_NOT_FOUND, EXIT_OK, EXIT_USAGE
-from tests.conftest import ROOT
+from tests.conftest import ROOT, http_server
 from tests.localstack import Stack, clean_environment
 
 pytestmark = pytest.mark.e2e
@@ -487,23 +487,10 @@ class Stub(BaseHTTPRequestHandler):
             self.send(500, b"unknown stub kind", "text/plain")
 
 
-class StubServer(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def handle_error(self, request: object, client_address: object) -> None:
-        """Quiet: the client hanging up on the slow and endless stubs is the point of those stubs."""
-
-
 @pytest.fixture(scope="module")
 def stub() -> Iterator[str]:
-    server = StubServer(("127.0.0.1", 0), Stub)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with http_server(Stub) as url:
+        yield url
 
 
 @pytest.mark.parametrize(

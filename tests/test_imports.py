@@ -10,12 +10,13 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import http_server
 
 ROOT = Path(__file__).resolve().parent.parent
 HEAVY = {"boto3", "botocore", "moto", "s3transfer"}
@@ -50,14 +51,8 @@ class _CatalogApi(BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def api_url() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _CatalogApi)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/dev"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with http_server(_CatalogApi) as url:
+        yield f"{url}/dev"
 
 
 def _run(*args: str) -> tuple[int, str, set[str]]:

@@ -212,11 +212,14 @@ def run_property(model: Model, batch: list[tuple[str, str]], extra: list[tuple[s
         check_cli_lookup(model, name, version)
 
 
-@settings(
-    max_examples=CI_EXAMPLES,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.function_scoped_fixture],
-)
+# Each example seeds and looks up over HTTP: slow by hypothesis's measure, and the model fixture lives per module.
+SLOW_EXAMPLES = {
+    "deadline": None,
+    "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.function_scoped_fixture],
+}
+
+
+@settings(max_examples=CI_EXAMPLES, **SLOW_EXAMPLES)
 @given(batch=services, extra=probes, data=st.data())
 def test_any_name_and_version_answers_its_record_or_404_or_400(
     model: Model, batch: list[tuple[str, str]], extra: list[tuple[str, str]], data: st.DataObject
@@ -225,11 +228,7 @@ def test_any_name_and_version_answers_its_record_or_404_or_400(
 
 
 @pytest.mark.slow
-@settings(
-    max_examples=LONG_EXAMPLES,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.function_scoped_fixture],
-)
+@settings(max_examples=LONG_EXAMPLES, **SLOW_EXAMPLES)
 @given(batch=services, extra=probes, data=st.data())
 def test_any_name_and_version_answers_its_record_or_404_or_400_long(
     model: Model, batch: list[tuple[str, str]], extra: list[tuple[str, str]], data: st.DataObject
