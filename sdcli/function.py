@@ -152,9 +152,7 @@ def describe_function(aws: Aws, name: str) -> FunctionState:
         if error.code == "ResourceNotFoundException":
             return FunctionState(name=name, arn=None)
         raise
-    arn = config["FunctionArn"]
-    if arn.endswith(":$LATEST"):
-        arn = arn.rsplit(":", 1)[0]
+    arn = unqualified_arn(config["FunctionArn"])
     return FunctionState(name=name, arn=arn, code_sha256=config.get("CodeSha256"), configuration=config)
 
 
@@ -182,10 +180,23 @@ def _already_exists(error: AwsError) -> bool:
     return error.code == "ResourceConflictException" and "already exist" in error.message
 
 
-def _with_hint(error: AwsError, hint: str) -> AwsError:
+def _hinted(error: AwsError) -> AwsError:
+    """The error with what to do when Lambda's eventual consistency outlasted our waiting."""
+    hint = (
+        ROLE_NOT_READY_HINT
+        if _role_not_ready(error)
+        else UPDATE_IN_PROGRESS_HINT
+        if _update_in_progress(error)
+        else None
+    )
     if error.hint is None:
         error.hint = hint
     return error
+
+
+def unqualified_arn(arn: str) -> str:
+    """The function's ARN without the ``:$LATEST`` qualifier Lambda sometimes appends."""
+    return arn.removesuffix(":$LATEST")
 
 
 def create_function(aws: Aws, name: str, package: Package, configuration: dict[str, Any]) -> str:
@@ -209,10 +220,8 @@ def create_function(aws: Aws, name: str, package: Package, configuration: dict[s
             timeout=ROLE_PROPAGATION_SECONDS,
         )
     except AwsError as error:
-        if _role_not_ready(error):
-            raise _with_hint(error, ROLE_NOT_READY_HINT) from None
         if not _already_exists(error):
-            raise
+            raise _hinted(error) from None
         state = describe_function(aws, name)
         if state.arn is None:
             raise
@@ -223,8 +232,7 @@ def create_function(aws: Aws, name: str, package: Package, configuration: dict[s
             update_function_code(aws, name, package)
         return state.arn
     wait_function_ready(aws, name, "function_active_v2")
-    arn = response["FunctionArn"]
-    return arn.rsplit(":", 1)[0] if arn.endswith(":$LATEST") else arn
+    return unqualified_arn(response["FunctionArn"])
 
 
 def update_function_code(aws: Aws, name: str, package: Package) -> None:
@@ -235,7 +243,7 @@ def update_function_code(aws: Aws, name: str, package: Package) -> None:
             timeout=UPDATE_WAIT_SECONDS,
         )
     except AwsError as error:
-        raise _with_hint(error, UPDATE_IN_PROGRESS_HINT) if _update_in_progress(error) else error from None
+        raise _hinted(error) from None
     wait_function_ready(aws, name, "function_updated_v2")
 
 
@@ -247,9 +255,7 @@ def update_function_configuration(aws: Aws, name: str, configuration: dict[str, 
             timeout=ROLE_PROPAGATION_SECONDS,
         )
     except AwsError as error:
-        if _role_not_ready(error):
-            raise _with_hint(error, ROLE_NOT_READY_HINT) from None
-        raise _with_hint(error, UPDATE_IN_PROGRESS_HINT) if _update_in_progress(error) else error from None
+        raise _hinted(error) from None
     wait_function_ready(aws, name, "function_updated_v2")
 
 
@@ -318,7 +324,7 @@ def grant_invoke(aws: Aws, function: str, statement_id: str, source_arn: str) ->
             return
         except AwsError as error:
             if not _already_exists(error):
-                raise _with_hint(error, UPDATE_IN_PROGRESS_HINT) if _update_in_progress(error) else error from None
+                raise _hinted(error) from None
         if permission_source_arn(aws, function, statement_id) == source_arn:
             return  # granted already, exactly as asked
         revoke_invoke(aws, function, statement_id)
