@@ -12,9 +12,8 @@ from typing import Any
 
 from sdcli.aws import Aws
 from sdcli.errors import AwsError, InvalidInputError, NotDeployedError
+from sdcli.keys import MAX_NAME_BYTES, MAX_VERSION_BYTES, utf8_size
 
-MAX_NAME_BYTES = 2048  # DynamoDB's partition-key limit
-MAX_VERSION_BYTES = 1024  # DynamoDB's sort-key limit
 MAX_ITEM_BYTES = 400_000  # DynamoDB's "400 KB" item limit (names and values), read as 400,000 bytes to be safe
 # A TTL every client can hold in a 32-bit integer (68 years). DynamoDB itself would take more, but not any
 # integer: past 38 digits or 1e126 it fails the write, which must never happen after validation passed.
@@ -95,9 +94,8 @@ def _object_pairs(pairs: list[tuple[str, Any]]) -> _JsonObject:
 def _key_problem(value: Any, field: str, max_bytes: int) -> str | None:
     if not isinstance(value, str):
         return f"{field} must be a string"
-    try:
-        size = len(value.encode("utf-8"))
-    except UnicodeEncodeError:
+    size = utf8_size(value)
+    if size is None:
         return f"{field} is not valid Unicode"
     if size == 0:
         return f"{field} must not be empty"
@@ -106,18 +104,11 @@ def _key_problem(value: Any, field: str, max_bytes: int) -> str | None:
     return None
 
 
-def _utf8_size(value: str) -> int | None:
-    try:
-        return len(value.encode("utf-8"))
-    except UnicodeEncodeError:
-        return None
-
-
 def _item_size(raw: dict[str, Any]) -> int:
     """DynamoDB's size of the item (UTF-8 names and values; a number counts at most 21 bytes)."""
     size = 0
     for field in RECORD_FIELDS:
-        size += len(field) + (21 if field == "ttl" else _utf8_size(raw[field]) or 0)
+        size += len(field) + (21 if field == "ttl" else utf8_size(raw[field]) or 0)
     return size
 
 
@@ -134,7 +125,7 @@ def record_problems(raw: Any) -> list[str]:
     for field in ("endpoint_url", "status"):
         if field in raw and (not isinstance(raw[field], str) or not raw[field].strip()):
             problems.append(f"{field} must be a non-empty string")
-        elif field in raw and _utf8_size(raw[field]) is None:
+        elif field in raw and utf8_size(raw[field]) is None:
             problems.append(f"{field} is not valid Unicode")
     if "ttl" in raw:
         ttl = raw["ttl"]

@@ -16,10 +16,9 @@ from urllib.parse import quote, urlsplit
 import requests
 
 from sdcli.errors import ApiError, InvalidInputError, ServiceNotFoundError, UsageError
+from sdcli.keys import MAX_NAME_BYTES, MAX_VERSION_BYTES, utf8_size
 
 DEFAULT_TIMEOUT = 10.0
-MAX_NAME_BYTES = 2048
-MAX_VERSION_BYTES = 1024
 # A catalog answer is a few hundred bytes; anything past this is not the catalog API, and reading on would let a
 # server that streams forever hold the command (and its memory) forever.
 MAX_BODY_BYTES = 1 << 20
@@ -74,10 +73,9 @@ def check_key(name: str, version: str) -> None:
             raise InvalidInputError(
                 f"{label} must not be empty.", hint="Usage: `sdcli lookup NAME VERSION`, e.g. testservice2 1.0."
             )
-        try:
-            size = len(value.encode("utf-8"))
-        except UnicodeEncodeError:
-            raise InvalidInputError(f"{label} is not valid Unicode.") from None
+        size = utf8_size(value)
+        if size is None:
+            raise InvalidInputError(f"{label} is not valid Unicode.")
         if size > limit:
             raise InvalidInputError(
                 f"{label} is {size} bytes; the catalog allows at most {limit}.",
