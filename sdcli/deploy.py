@@ -7,6 +7,7 @@ once an earlier step ran (the id of an API that is about to be imported) read th
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -19,7 +20,7 @@ from sdcli import function as fn
 from sdcli.aws import Aws
 from sdcli.config import Settings
 from sdcli.errors import AwsError, SdcliError
-from sdcli.package import build_package
+from sdcli.package import Package, build_package
 
 
 class Action(StrEnum):
@@ -113,8 +114,52 @@ def _set(outputs: Outputs, key: str, value: Any) -> None:
     outputs[key] = value
 
 
+def read_concurrently(**reads: Callable[[], Any]) -> dict[str, Any]:
+    """Run reads that need nothing from one another at once; the first failure, in argument order, is raised.
+
+    Planning is mostly waiting on round trips, eight of them in a no-op deploy. Each read keeps to one service
+    and makes its calls in order, so no client serves two threads at once and stubbed tests stay ordered.
+    Daemon threads: Ctrl-C is not held up by a read still waiting on a slow endpoint.
+    """
+    results: dict[str, Any] = {}
+    errors: dict[str, BaseException] = {}
+
+    def run(name: str, read: Callable[[], Any]) -> None:
+        try:
+            results[name] = read()
+        except BaseException as error:  # re-raised in the caller's thread below
+            errors[name] = error
+
+    threads = [
+        threading.Thread(target=run, args=item, name=f"sdcli-read-{item[0]}", daemon=True) for item in reads.items()
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for name in reads:
+        if name in errors:
+            raise errors[name]
+    return results
+
+
+def _role_state(aws: Aws, role: str) -> tuple[str | None, dict[str, Any] | None]:
+    arn = fn.get_role_arn(aws, role)
+    return arn, (fn.get_role_policy(aws, role) if arn else None)
+
+
+def _function_state(aws: Aws, name: str) -> tuple[fn.FunctionState, dict[str, Any] | None]:
+    function = fn.describe_function(aws, name)
+    return function, (fn.invoke_policy(aws, name) if function.arn else None)
+
+
+def _api_state(aws: Aws, name: str, stage: str) -> tuple[api_ops.ApiState, api_ops.StageState]:
+    api = api_ops.find_api(aws, name)
+    return api, (api_ops.describe_stage(aws, api.api_id, stage) if api.api_id else api_ops.StageState(stage, False))
+
+
 class _DeployPlanner:
-    """One describe-and-compare method per resource; each returns the Step that brings it up to date."""
+    """Reads what exists (all services at once), then one compare method per resource returns its Step."""
 
     def __init__(self, aws: Aws, settings: Settings, inputs: DeployInputs) -> None:
         self.aws, self.settings, self.inputs = aws, settings, inputs
@@ -125,14 +170,21 @@ class _DeployPlanner:
         return self.aws.account_id()
 
     def steps(self) -> list[Step]:
-        table_step, table_arn = self.table()
-        role_step, role_arn = self.role(table_arn)
-        function_step, function = self.function(role_arn)
-        function_arn = function.arn or f"arn:aws:lambda:{self.region}:{self.account}:function:{self.settings.function}"
-        spec = api_ops.render_spec(
-            api_ops.load_spec(self.inputs.spec_file), self.settings.api, function_arn, self.region
+        aws, settings, inputs = self.aws, self.settings, self.inputs
+        seen = read_concurrently(
+            table=lambda: catalog.describe_table(aws, settings.table),
+            role=lambda: _role_state(aws, fn.role_name(settings.function)),
+            package=lambda: build_package(inputs.source_dir),
+            function=lambda: _function_state(aws, settings.function),
+            spec=lambda: api_ops.load_spec(inputs.spec_file),
+            api=lambda: _api_state(aws, settings.api, settings.stage),
         )
-        api = api_ops.find_api(self.aws, self.settings.api)
+        function, invoke_policy = seen["function"]
+        api, stage = seen["api"]
+        table_step, table_arn = self.table(seen["table"])
+        role_step, role_arn = self.role(table_arn, *seen["role"])
+        function_arn = function.arn or f"arn:aws:lambda:{self.region}:{self.account}:function:{settings.function}"
+        spec = api_ops.render_spec(seen["spec"], settings.api, function_arn, self.region)
 
         def api_id_of(out: Outputs) -> str:
             return out.get("api_id") or api.api_id  # type: ignore[return-value]
@@ -140,15 +192,14 @@ class _DeployPlanner:
         return [
             table_step,
             role_step,
-            function_step,
+            self.function(role_arn, function, seen["package"]),
             self.api(api, spec),
-            self.permission(api, function, api_id_of),
-            self.stage(api, spec, api_id_of),
+            self.permission(api, function, invoke_policy, api_id_of),
+            self.stage(api, stage, spec, api_id_of),
         ]
 
-    def table(self) -> tuple[Step, str]:
+    def table(self, table: catalog.TableState) -> tuple[Step, str]:
         aws, name = self.aws, self.settings.table
-        table = catalog.describe_table(aws, name)
         if table.arn:
             aws.learn_account_id(table.arn)  # spares an STS call
         arn = table.arn or f"arn:aws:dynamodb:{self.region}:{self.account}:table/{name}"
@@ -164,10 +215,9 @@ class _DeployPlanner:
         catalog.check_key_schema(table)
         return Step("table", name, Action.UNCHANGED, table.status), arn
 
-    def role(self, table_arn: str) -> tuple[Step, str]:
+    def role(self, table_arn: str, arn: str | None, current_policy: dict[str, Any] | None) -> tuple[Step, str]:
         aws, role = self.aws, fn.role_name(self.settings.function)
         policy = fn.role_policy(self.region, self.account, table_arn, self.settings.function)
-        arn = fn.get_role_arn(aws, role)
         if arn is None:
 
             def create_role(out: Outputs) -> None:
@@ -176,17 +226,15 @@ class _DeployPlanner:
 
             step = Step("role", role, Action.CREATE, "dynamodb:GetItem on the table, own log group", create_role)
             return step, f"arn:aws:iam::{self.account}:role/{role}"
-        if fn.get_role_policy(aws, role) != policy:
+        if current_policy != policy:
             return Step(
                 "role", role, Action.UPDATE, "policy differs", lambda out: fn.put_role_policy(aws, role, policy)
             ), arn
         return Step("role", role, Action.UNCHANGED), arn
 
-    def function(self, role_arn: str) -> tuple[Step, fn.FunctionState]:
+    def function(self, role_arn: str, function: fn.FunctionState, package: Package) -> Step:
         aws, name = self.aws, self.settings.function
-        package = build_package(self.inputs.source_dir)
         desired = fn.desired_configuration(role_arn, self.settings.table)
-        function = fn.describe_function(aws, name)
         code = f"code {package.sha256_hex[:12]}"
         if function.arn is None:
             return Step(
@@ -195,11 +243,11 @@ class _DeployPlanner:
                 Action.CREATE,
                 code,
                 lambda out: _set(out, "function_arn", fn.create_function(aws, name, package, desired)),
-            ), function
+            )
         code_changed = function.code_sha256 != package.code_sha256
         drift = fn.configuration_drift(function.configuration or {}, desired)
         if not code_changed and not drift:
-            return Step("function", name, Action.UNCHANGED, code), function
+            return Step("function", name, Action.UNCHANGED, code)
 
         def update_function(out: Outputs) -> None:
             if drift:
@@ -208,7 +256,7 @@ class _DeployPlanner:
                 fn.update_function_code(aws, name, package)
 
         changes = ", ".join((["code"] if code_changed else []) + drift)
-        return Step("function", name, Action.UPDATE, changes, update_function), function
+        return Step("function", name, Action.UPDATE, changes, update_function)
 
     def api(self, api: api_ops.ApiState, spec: api_ops.RenderedSpec) -> Step:
         aws, name = self.aws, self.settings.api
@@ -234,10 +282,14 @@ class _DeployPlanner:
         )
 
     def permission(
-        self, api: api_ops.ApiState, function: fn.FunctionState, api_id_of: Callable[[Outputs], str]
+        self,
+        api: api_ops.ApiState,
+        function: fn.FunctionState,
+        invoke_policy: dict[str, Any] | None,
+        api_id_of: Callable[[Outputs], str],
     ) -> Step:
         """API Gateway may invoke the function only from this API's GET /catalog/{name}/{version}."""
-        name, function_name = "apigateway invoke", self.settings.function
+        name = "apigateway invoke"
         if api.api_id is None:
             return Step(
                 "permission",
@@ -248,7 +300,7 @@ class _DeployPlanner:
             )
         statement = fn.permission_statement_id(api.api_id)
         expected = fn.invoke_source_arn(self.region, self.account, api.api_id)
-        current = None if function.arn is None else fn.permission_source_arn(self.aws, function_name, statement)
+        current = fn.granted_source_arn(invoke_policy, statement)
         if current == expected:
             return Step("permission", name, Action.UNCHANGED, expected)
         api_id = api.api_id
@@ -260,13 +312,14 @@ class _DeployPlanner:
             lambda out: self._grant(api_id, replace=current is not None),
         )
 
-    def stage(self, api: api_ops.ApiState, spec: api_ops.RenderedSpec, api_id_of: Callable[[Outputs], str]) -> Step:
+    def stage(
+        self,
+        api: api_ops.ApiState,
+        stage: api_ops.StageState,
+        spec: api_ops.RenderedSpec,
+        api_id_of: Callable[[Outputs], str],
+    ) -> Step:
         aws, name = self.aws, self.settings.stage
-        stage = (
-            api_ops.StageState(name, exists=False)
-            if api.api_id is None
-            else api_ops.describe_stage(aws, api.api_id, name)
-        )
         if stage.exists and stage.spec_digest == spec.digest:
             return Step("stage", name, Action.UNCHANGED, f"deployment {stage.deployment_id}")
         return Step(
@@ -293,10 +346,14 @@ def plan_deploy(aws: Aws, settings: Settings, inputs: DeployInputs) -> list[Step
 
 def plan_destroy(aws: Aws, settings: Settings) -> list[Step]:
     """Everything deploy creates, in reverse order; what is already gone is reported absent."""
-    api = api_ops.find_api(aws, settings.api)
-    function = fn.describe_function(aws, settings.function)
     role = fn.role_name(settings.function)
-    table = catalog.describe_table(aws, settings.table)
+    seen = read_concurrently(
+        api=lambda: api_ops.find_api(aws, settings.api),
+        function=lambda: fn.describe_function(aws, settings.function),
+        role=lambda: fn.get_role_arn(aws, role),
+        table=lambda: catalog.describe_table(aws, settings.table),
+    )
+    api, function, table = seen["api"], seen["function"], seen["table"]
     api_id = api.api_id
     candidates = [
         (
@@ -316,7 +373,7 @@ def plan_destroy(aws: Aws, settings: Settings) -> list[Step]:
         (
             "role",
             role,
-            fn.get_role_arn(aws, role) is not None,
+            seen["role"] is not None,
             "and its inline policy",
             lambda out: fn.delete_role(aws, role),
         ),

@@ -275,19 +275,23 @@ def invoke_source_arn(region: str, account: str, api_id: str) -> str:
     return f"arn:aws:execute-api:{region}:{account}:{api_id}/*/GET/catalog/*/*"
 
 
-def permission_source_arn(aws: Aws, function: str, statement_id: str) -> str | None:
-    """The SourceArn of our grant, None when the function has no such statement.
-
-    "*" stands for anything broader than an API Gateway invoke grant under a SourceArn: no condition, another
-    principal or another action under our statement id. Deploy replaces whatever is not exactly its own.
-    """
+def invoke_policy(aws: Aws, function: str) -> dict[str, Any] | None:
+    """The function's resource policy, None when it has none."""
     try:
-        policy = json.loads(aws.call("lambda", "get_policy", FunctionName=function)["Policy"])
+        return json.loads(aws.call("lambda", "get_policy", FunctionName=function)["Policy"])
     except AwsError as error:
         if error.code == "ResourceNotFoundException":
             return None
         raise
-    for statement in policy.get("Statement", []):
+
+
+def granted_source_arn(policy: dict[str, Any] | None, statement_id: str) -> str | None:
+    """The SourceArn of our grant in ``policy``, None when it has no such statement.
+
+    "*" stands for anything broader than an API Gateway invoke grant under a SourceArn: no condition, another
+    principal or another action under our statement id. Deploy replaces whatever is not exactly its own.
+    """
+    for statement in (policy or {}).get("Statement", []):
         if statement.get("Sid") != statement_id:
             continue
         ours = (
@@ -325,7 +329,7 @@ def grant_invoke(aws: Aws, function: str, statement_id: str, source_arn: str) ->
         except AwsError as error:
             if not _already_exists(error):
                 raise _hinted(error) from None
-        if permission_source_arn(aws, function, statement_id) == source_arn:
+        if granted_source_arn(invoke_policy(aws, function), statement_id) == source_arn:
             return  # granted already, exactly as asked
         revoke_invoke(aws, function, statement_id)
     raise AwsError(

@@ -88,6 +88,9 @@ def run_foreground(port: int, on_ready: Callable[[str], None] | None = None) -> 
     """Serve until SIGINT/SIGTERM; the state file names this process while it runs."""
     from sdcli.local.server import LocalStack
     from sdcli.redact import add_environment_secrets, install
+    from sdcli.startup import startup_done
+
+    startup_done()  # a long-running server: collect again, never walking the modules just imported
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
