@@ -390,7 +390,7 @@ def _report(rows: list[tuple[str, str, str, str]], title: str | None = None, ext
         styles={2: render.action_style},
     )
     for key, value in (extra or {}).items():
-        render.console().print(f"{key.replace('_', ' ').capitalize()}: {value}")
+        render.line(f"{key.replace('_', ' ').capitalize()}: {value}")
 
 
 def _filtered(plan: list[Step], resources: set[str]) -> list[Step]:
@@ -535,7 +535,7 @@ def _print_fields(fields: dict[str, Any]) -> None:
         render.emit_json(fields)
         return
     for key, value in fields.items():
-        render.console().print(f"{key.replace('_', ' ').capitalize()}: {value}")
+        render.line(f"{key.replace('_', ' ').capitalize()}: {value}")
 
 
 # --- lookup / status / destroy -------------------------------------------------------------------------------------
@@ -605,7 +605,7 @@ def status() -> None:
         styles={2: lambda state: "green" if state in ("ACTIVE", "Active", "deployed") else "red"},
     )
     if report.url:
-        render.console().print(f"Invoke URL: {report.url}")
+        render.line(f"Invoke URL: {report.url}")
     for problem in report.problems():
         render.message(f"Problem: {with_target_flags(problem)}")
 
@@ -707,4 +707,7 @@ def local_status() -> None:
 
 def main() -> None:
     """The console-script entry point."""
+    from sdcli.startup import defer_collection
+
+    defer_collection()
     cli(prog_name="sdcli")

@@ -1,8 +1,9 @@
 """How results look: rich tables for people, JSON for scripts. Part of the CLI layer; the core never prints.
 
-rich is imported on first use so that ``sdcli lookup --output json`` never pays for it; and a plain table going to
-a pipe or file (``sdcli lookup`` in a script) is drawn here, character for character as rich would draw it, since
-importing rich costs a lookup more than its HTTP request does.
+rich is imported on first use so that ``sdcli lookup --output json`` never pays for it. Output going to a pipe or
+file (a script, a CI log) is drawn here without rich, since importing rich costs a lookup more than its HTTP
+request does: tables character for character as rich draws them, except that a pipe has no width, so a wide
+table (a deploy's ARNs) keeps each row on one line instead of folding at an assumed 80 columns.
 """
 
 from __future__ import annotations
@@ -56,17 +57,22 @@ def _visible(text: str) -> str:
 _RICH_ENVIRONMENT = ("FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE", "JUPYTER_COLUMNS", "JUPYTER_LINES")
 
 
-def _plain_table(title: str | None, columns: list[str], rows: list[list[str]], show_header: bool) -> str | None:
-    """The table as rich draws it for a non-terminal (heavy-head box, no styles), or None if rich must draw it.
-
-    Only the simple case: printable ASCII everywhere (one cell per character), and nothing to wrap or fold.
-    """
-    stream = sys.stdout
-    if (
+def _plain_stream(stream: Any) -> bool:
+    """Whether ``stream`` takes plain text: not a terminal, UTF-8, and no setting that asks rich for colour."""
+    return not (
         stream.isatty()
         or not (getattr(stream, "encoding", None) or "").lower().replace("-", "").startswith("utf")
         or any(os.environ.get(name) for name in _RICH_ENVIRONMENT)
-    ):
+    )
+
+
+def _plain_table(title: str | None, columns: list[str], rows: list[list[str]], show_header: bool) -> str | None:
+    """The table as rich draws it for a non-terminal (heavy-head box, no styles), or None if rich must draw it.
+
+    Only the simple case: printable ASCII everywhere (one cell per character), and nothing to fold: a table
+    wider than COLUMNS, when that is set, is left to rich; without it a pipe gets the table at its own width.
+    """
+    if not _plain_stream(sys.stdout):
         return None
     texts = [*columns, *(cell for row in rows for cell in row), title or ""]
     if not all(text.isascii() and text.isprintable() for text in texts) or any("[" in column for column in columns):
@@ -76,7 +82,7 @@ def _plain_table(title: str | None, columns: list[str], rows: list[list[str]], s
     ]
     total = sum(widths) + 3 * len(widths) + 1
     try:
-        available = int(os.environ.get("COLUMNS") or 80)
+        available = int(os.environ.get("COLUMNS") or total)
     except ValueError:
         return None
     if total > available or len(title or "") > total or 0 in widths or not columns:
@@ -140,8 +146,16 @@ def action_style(action: str) -> str:
     return ACTION_STYLES.get(action, "")
 
 
+def line(text: str) -> None:
+    """A line of results (``Invoke URL: ...``) on stdout; plain text, never read as rich markup."""
+    sys.stdout.write(_visible(text) + "\n")
+
+
 def message(text: str) -> None:
     """A line for people (stderr), kept out of stdout so pipes get only data."""
+    if _plain_stream(sys.stderr):
+        sys.stderr.write(_visible(text) + "\n")
+        return
     from rich.markup import escape
 
     error_console().print(escape(text))

@@ -7,6 +7,8 @@ every step run as a user would run it.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -14,6 +16,7 @@ import requests
 
 from sdcli.errors import EXIT_API_ERROR, EXIT_NOT_FOUND
 from tests.localstack import Stack
+from tests.test_imports import RUN_SDCLI
 
 pytestmark = pytest.mark.e2e
 
@@ -96,6 +99,27 @@ def test_second_deploy_changes_nothing(stack: Stack, deployed: dict) -> None:
     second = stack.json("--local", "deploy")
     assert {r["action"] for r in second["resources"]} == {"unchanged"}
     assert second["mutating_calls"] == 0
+
+
+def test_deploy_to_a_pipe_keeps_each_resource_on_one_line_without_rich(stack: Stack, deployed: dict) -> None:
+    """A CI log gets the report unfolded (a grep finds the whole ARN), drawn without importing rich."""
+    result = subprocess.run(
+        [sys.executable, "-c", RUN_SDCLI, json.dumps(["--local", "deploy"])],
+        env=stack.env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    modules = json.loads(result.stderr.split("MODULES ")[-1])
+    assert "rich" not in modules and "botocore" in modules
+    lines = result.stdout.splitlines()
+    api_id = deployed["api_id"]
+    permission = next(line for line in lines if line.startswith("│ permission"))
+    assert f"arn:aws:execute-api:us-east-1:123456789012:{api_id}/*/GET/catalog/*/* │" in permission
+    assert lines[0] == "Deploy" and len({len(line) for line in lines[1:9]}) == 1  # one box, rows unfolded
+    assert f"Api id: {api_id}" in lines and "Mutating calls: 0" in lines
+    assert "Everything was up to date; no changes made." in result.stderr
 
 
 def test_status_shows_the_deployment(stack: Stack, deployed: dict) -> None:

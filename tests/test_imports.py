@@ -135,15 +135,29 @@ def test_plain_table_matches_rich(
 
 @pytest.mark.parametrize(
     ("columns", "rows"),
-    [(["name"], [["中文"]]), (["name"], [["x" * 90]]), (["[b]markup[/b]"], [["x"]]), (["e"], [["\x1b[31m"]])],
+    [(["name"], [["中文"]]), (["[b]markup[/b]"], [["x"]]), (["e"], [["\x1b[31m"]])],
 )
-def test_plain_table_leaves_wide_long_or_styled_text_to_rich(
+def test_plain_table_leaves_wide_or_styled_text_to_rich(
     monkeypatch: pytest.MonkeyPatch, columns: list[str], rows: list[list[str]]
 ) -> None:
     from sdcli import render
 
     monkeypatch.setattr(sys, "stdout", _Pipe())
     assert render._plain_table("t", columns, rows, True) is None
+
+
+def test_a_pipe_gets_a_long_row_whole_unless_columns_says_otherwise(monkeypatch: pytest.MonkeyPatch) -> None:
+    from sdcli import render
+
+    monkeypatch.setattr(sys, "stdout", _Pipe())
+    monkeypatch.delenv("COLUMNS", raising=False)
+    long = "arn:aws:execute-api:us-east-1:123456789012:abc/*/GET/catalog/*/*" + "x" * 40
+    rule = len(long) + 2
+    assert render._plain_table("t", ["name"], [[long]], True) == (
+        f"t\n┏{'━' * rule}┓\n┃ {'name'.ljust(len(long))} ┃\n┡{'━' * rule}┩\n│ {long} │\n└{'─' * rule}┘\n"
+    )
+    monkeypatch.setenv("COLUMNS", "80")  # a width given is a width kept: rich folds the row
+    assert render._plain_table("t", ["name"], [[long]], True) is None
 
 
 def test_lookup_not_found_imports_no_aws_sdk(api_url: str) -> None:
