@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
-from bench.harness import Options, Row, log, render_table
+from bench.harness import Options, Row, compile_ours, log, render_table
 
 # name -> (goal, what it measures, module:function); run in this order.
 BENCHMARKS: dict[str, tuple[str, str, str]] = {
@@ -54,6 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.profile:
         args.profile.mkdir(parents=True, exist_ok=True)
     options = Options(quick=args.quick, profile_dir=args.profile)
+    compile_ours()
     rows: list[Row] = []
     failed: list[str] = []
     started = time.monotonic()
