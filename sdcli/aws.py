@@ -194,6 +194,11 @@ class Aws:
                 startup_done()
             return self._clients[key]
 
+    def prepare(self, *services: str) -> None:
+        """Make these clients now, in this thread: it is where resolving credentials may prompt (an MFA code)."""
+        for service in services:
+            self.client(service)
+
     def call(self, service: str, operation: str, **params: Any) -> dict[str, Any]:
         """Run one API operation, translating every botocore failure into an AwsError."""
         self.calls.append(f"{service}.{operation}")

@@ -114,12 +114,17 @@ def _set(outputs: Outputs, key: str, value: Any) -> None:
     outputs[key] = value
 
 
+PLANNED_SERVICES = ("dynamodb", "iam", "lambda", "apigateway")
+
+
 def read_concurrently(**reads: Callable[[], Any]) -> dict[str, Any]:
     """Run reads that need nothing from one another at once; the first failure, in argument order, is raised.
 
     Planning is mostly waiting on round trips, eight of them in a no-op deploy. Each read keeps to one service
-    and makes its calls in order, so no client serves two threads at once and stubbed tests stay ordered.
-    Daemon threads: Ctrl-C is not held up by a read still waiting on a slow endpoint.
+    and makes its calls in order, so no client serves two threads at once and stubbed tests stay ordered. A
+    failure is raised as soon as every read before it has finished, not after a later read that hangs; daemon
+    threads, so neither that nor Ctrl-C waits on a slow endpoint. Make the clients first (``Aws.prepare``):
+    a credential prompt (an MFA code) must run in the caller's thread, which can restore the terminal.
     """
     results: dict[str, Any] = {}
     errors: dict[str, BaseException] = {}
@@ -135,9 +140,8 @@ def read_concurrently(**reads: Callable[[], Any]) -> dict[str, Any]:
     ]
     for thread in threads:
         thread.start()
-    for thread in threads:
+    for name, thread in zip(reads, threads, strict=True):
         thread.join()
-    for name in reads:
         if name in errors:
             raise errors[name]
     return results
@@ -171,6 +175,7 @@ class _DeployPlanner:
 
     def steps(self) -> list[Step]:
         aws, settings, inputs = self.aws, self.settings, self.inputs
+        aws.prepare(*PLANNED_SERVICES)
         seen = read_concurrently(
             table=lambda: catalog.describe_table(aws, settings.table),
             role=lambda: _role_state(aws, fn.role_name(settings.function)),
@@ -347,6 +352,7 @@ def plan_deploy(aws: Aws, settings: Settings, inputs: DeployInputs) -> list[Step
 def plan_destroy(aws: Aws, settings: Settings) -> list[Step]:
     """Everything deploy creates, in reverse order; what is already gone is reported absent."""
     role = fn.role_name(settings.function)
+    aws.prepare(*PLANNED_SERVICES)
     seen = read_concurrently(
         api=lambda: api_ops.find_api(aws, settings.api),
         function=lambda: fn.describe_function(aws, settings.function),

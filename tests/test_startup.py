@@ -102,3 +102,43 @@ def test_the_first_failure_in_argument_order_is_raised() -> None:
 
     with pytest.raises(KeyError, match="first"):
         read_concurrently(one=first, two=second, three=lambda: 3)
+
+
+def test_a_failure_is_raised_without_waiting_for_a_later_read_that_hangs() -> None:
+    release, finished = threading.Event(), threading.Event()
+
+    def hangs() -> None:
+        release.wait(60)
+        finished.set()
+
+    try:
+        with pytest.raises(KeyError, match="fast"):
+            read_concurrently(fails=lambda: {}["fast"], hangs=hangs)
+        assert not finished.is_set()  # raised while the later read was still waiting
+    finally:
+        release.set()
+
+
+@pytest.mark.usefixtures("aws")
+def test_planning_makes_its_clients_in_the_callers_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Resolving credentials may prompt for an MFA code: that must happen where Ctrl-C can restore the terminal."""
+    from sdcli.aws import Aws
+    from sdcli.config import Settings
+    from sdcli.deploy import DeployInputs, plan_deploy, plan_destroy
+    from tests.conftest import ROOT
+
+    made: dict[str, str] = {}
+    create = Aws.client
+
+    def client(self: Aws, service: str, **options: object) -> object:
+        if service not in self._clients:
+            made[service] = threading.current_thread().name
+        return create(self, service, **options)
+
+    monkeypatch.setattr(Aws, "client", client)
+    inputs = DeployInputs(ROOT / "lambda_src", ROOT / "swagger" / "catalog_service.json")
+    plan_deploy(Aws(Settings()), Settings(), inputs)
+    assert made and set(made.values()) == {threading.main_thread().name}, made
+    made.clear()
+    plan_destroy(Aws(Settings()), Settings())
+    assert made and set(made.values()) == {threading.main_thread().name}, made
