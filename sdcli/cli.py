@@ -63,7 +63,7 @@ def _spinner(text: str) -> Iterator[None]:
     if _json_mode() or not sys.stderr.isatty():
         yield
         return
-    with render.error_console().status(text):
+    with render.error_console().status(render.safe_markup(text)):
         yield
 
 
@@ -364,7 +364,7 @@ def _run_plan(plan: list[Step], dry_run: bool) -> tuple[list[tuple[str, str, str
 
     def progress(step: Step) -> None:
         if status is not None and step.mutates:
-            status.update(f"{step.action.value.capitalize()} {step.resource} {step.name}...")
+            status.update(render.safe_markup(f"{step.action.value.capitalize()} {step.resource} {step.name}..."))
 
     with status if status is not None else contextlib.nullcontext():
         results, outputs = execute(plan, progress)

@@ -26,18 +26,39 @@ ACTION_STYLES = {
 }
 
 
+def _given_width() -> int | None:
+    """COLUMNS when it is a usable width; 0, junk or a sliver would draw nothing legible."""
+    columns = os.environ.get("COLUMNS", "")
+    return int(columns) if columns.isdigit() and int(columns) >= 20 else None
+
+
+def _width(stream: Any) -> int | None:
+    """What rich should draw to: COLUMNS if given, no limit for a pipe (it has no width), else the terminal's."""
+    given = _given_width()
+    if given is not None:
+        return given
+    return None if stream.isatty() else 1_000_000
+
+
 @cache
 def console() -> Any:
     from rich.console import Console
 
-    return Console(highlight=False, soft_wrap=True)
+    return Console(highlight=False, soft_wrap=True, width=_width(sys.stdout))
 
 
 @cache
 def error_console() -> Any:
     from rich.console import Console
 
-    return Console(stderr=True, highlight=False, soft_wrap=True)
+    return Console(stderr=True, highlight=False, soft_wrap=True, width=_width(sys.stderr))
+
+
+def safe_markup(text: str) -> str:
+    """Data (a table name) for a place rich reads as markup, such as a spinner's text."""
+    from rich.markup import escape
+
+    return escape(_visible(text))
 
 
 def emit_json(data: Any) -> None:
@@ -81,11 +102,7 @@ def _plain_table(title: str | None, columns: list[str], rows: list[list[str]], s
         max([len(column) if show_header else 0] + [len(row[i]) for row in rows]) for i, column in enumerate(columns)
     ]
     total = sum(widths) + 3 * len(widths) + 1
-    try:
-        available = int(os.environ.get("COLUMNS") or total)
-    except ValueError:
-        return None
-    if total > available or len(title or "") > total or 0 in widths or not columns:
+    if total > (_given_width() or total) or len(title or "") > total or 0 in widths or not columns:
         return None
 
     def rule(left: str, line: str, middle: str, right: str) -> str:
@@ -156,17 +173,16 @@ def message(text: str) -> None:
     if _plain_stream(sys.stderr):
         sys.stderr.write(_visible(text) + "\n")
         return
-    from rich.markup import escape
-
-    error_console().print(escape(text))
+    error_console().print(safe_markup(text))
 
 
 def error(text: str, hint: str | None = None, problems: list[str] | None = None) -> None:
+    """Errors carry data (a name, a path, an AWS message): shown with control characters escaped."""
     stream = sys.stderr
-    stream.write(f"Error: {text}\n")
+    stream.write(f"Error: {_visible(text)}\n")
     for problem in (problems or [])[:50]:
-        stream.write(f"  - {problem}\n")
+        stream.write(f"  - {_visible(problem)}\n")
     if problems and len(problems) > 50:
         stream.write(f"  ... and {len(problems) - 50} more\n")
     if hint:
-        stream.write(f"Hint: {hint}\n")
+        stream.write(f"Hint: {_visible(hint)}\n")
