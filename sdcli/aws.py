@@ -21,7 +21,6 @@ import json
 import logging
 import os
 import random
-import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -35,13 +34,12 @@ import botocore.session
 from sdcli import __version__
 from sdcli.config import LOCAL_ACCESS_KEY, LOCAL_SECRET_KEY, Settings
 from sdcli.errors import AwsError
+from sdcli.names import REGION_NAME
 from sdcli.redact import add_secrets, redact
 from sdcli.startup import startup_done
 
 log = logging.getLogger("sdcli.aws")
 
-# What AWS region names look like (us-east-1, ap-southeast-3, us-gov-west-1); moto knows no others.
-REGION_NAME = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}")
 READ_PREFIXES = ("get_", "describe_", "list_", "batch_get_", "scan", "query")
 
 _HINTS = {

@@ -180,27 +180,72 @@ def _debug(ctx: click.Context) -> bool:
     return bool(settings.debug) if settings else os.environ.get("SDCLI_DEBUG", "").lower() in ("1", "true")
 
 
+def _checked(kind: str) -> Any:
+    """A click callback that refuses what AWS would refuse (sdcli.names), as a usage error."""
+    from sdcli import names
+
+    def check(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if kind == "region":
+            problem = names.region_problem(value)
+        elif kind == "endpoint":
+            problem = names.endpoint_problem(value)
+        else:
+            problem = names.name_problem(kind, value)
+        if problem:
+            raise click.BadParameter(f"'{render.visible(value)}': {problem}.")
+        return value
+
+    return check
+
+
 @click.group(cls=SdcliGroup, context_settings=CONTEXT_SETTINGS)
 @click.version_option(__version__, "--version", prog_name="sdcli")
-@click.option("--region", envvar="SDCLI_REGION", default=DEFAULT_REGION, show_default=True, help="AWS region.")
+@click.option(
+    "--region",
+    envvar="SDCLI_REGION",
+    default=DEFAULT_REGION,
+    show_default=True,
+    callback=_checked("region"),
+    help="AWS region.",
+)
 @click.option("--profile", envvar="SDCLI_PROFILE", help="AWS shared-config profile.")
 @click.option(
     "--endpoint-url",
     envvar="SDCLI_ENDPOINT_URL",
+    callback=_checked("endpoint"),
     help="Any AWS-compatible endpoint (LocalStack, the sdcli local stack) for every service.",
 )
 @click.option("--local", is_flag=True, envvar="SDCLI_LOCAL", help="Target the running sdcli local stack.")
-@click.option("--table", envvar="SDCLI_TABLE", default=DEFAULT_TABLE, show_default=True, help="DynamoDB table.")
+@click.option(
+    "--table",
+    envvar="SDCLI_TABLE",
+    default=DEFAULT_TABLE,
+    show_default=True,
+    callback=_checked("table"),
+    help="DynamoDB table.",
+)
 @click.option(
     "--function",
     "function_name",
     envvar="SDCLI_FUNCTION",
     default=DEFAULT_FUNCTION,
     show_default=True,
+    callback=_checked("function"),
     help="Lambda function.",
 )
-@click.option("--api", envvar="SDCLI_API", default=DEFAULT_API, show_default=True, help="REST API name.")
-@click.option("--stage", envvar="SDCLI_STAGE", default=DEFAULT_STAGE, show_default=True, help="API stage.")
+@click.option(
+    "--api", envvar="SDCLI_API", default=DEFAULT_API, show_default=True, callback=_checked("api"), help="REST API name."
+)
+@click.option(
+    "--stage",
+    envvar="SDCLI_STAGE",
+    default=DEFAULT_STAGE,
+    show_default=True,
+    callback=_checked("stage"),
+    help="API stage.",
+)
 @click.option(
     "--output",
     "-o",

@@ -58,14 +58,14 @@ def safe_markup(text: str) -> str:
     """Data (a table name) for a place rich reads as markup, such as a spinner's text."""
     from rich.markup import escape
 
-    return escape(_visible(text))
+    return escape(visible(text))
 
 
 def emit_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
 
 
-def _visible(text: str) -> str:
+def visible(text: str) -> str:
     """``text`` with control characters shown as escapes, so data (a name, an endpoint URL) cannot drive the
     terminal (ESC sequences) or break the table; rich itself keeps ESC and NUL."""
     return "".join(
@@ -129,9 +129,9 @@ def table(
     show_header: bool = True,
 ) -> None:
     plain = _plain_table(
-        None if title is None else _visible(title),
-        [_visible(column) for column in columns],
-        [["" if cell is None else _visible(str(cell)) for cell in row] for row in rows],
+        None if title is None else visible(title),
+        [visible(column) for column in columns],
+        [["" if cell is None else visible(str(cell)) for cell in row] for row in rows],
         show_header,
     )
     if plain is not None:
@@ -141,7 +141,7 @@ def table(
     from rich.text import Text
 
     # Text, not str: a title is data (``sdcli lookup '[/]' 1``), never rich markup.
-    heading = None if title is None else Text(_visible(title))
+    heading = None if title is None else Text(visible(title))
     grid = Table(title=heading, title_justify="left", show_edge=True, show_header=show_header)
     for column in columns:
         grid.add_column(column, overflow="fold")
@@ -150,7 +150,7 @@ def table(
         for index, cell in enumerate(row):
             style = (styles or {}).get(index)
             style = style(cell) if callable(style) else style
-            cells.append(Text("" if cell is None else _visible(str(cell)), style=style or ""))
+            cells.append(Text("" if cell is None else visible(str(cell)), style=style or ""))
         grid.add_row(*cells)
     console().print(grid)
 
@@ -165,13 +165,13 @@ def action_style(action: str) -> str:
 
 def line(text: str) -> None:
     """A line of results (``Invoke URL: ...``) on stdout; plain text, never read as rich markup."""
-    sys.stdout.write(_visible(text) + "\n")
+    sys.stdout.write(visible(text) + "\n")
 
 
 def message(text: str) -> None:
     """A line for people (stderr), kept out of stdout so pipes get only data."""
     if _plain_stream(sys.stderr):
-        sys.stderr.write(_visible(text) + "\n")
+        sys.stderr.write(visible(text) + "\n")
         return
     error_console().print(safe_markup(text))
 
@@ -179,10 +179,10 @@ def message(text: str) -> None:
 def error(text: str, hint: str | None = None, problems: list[str] | None = None) -> None:
     """Errors carry data (a name, a path, an AWS message): shown with control characters escaped."""
     stream = sys.stderr
-    stream.write(f"Error: {_visible(text)}\n")
+    stream.write(f"Error: {visible(text)}\n")
     for problem in (problems or [])[:50]:
-        stream.write(f"  - {_visible(problem)}\n")
+        stream.write(f"  - {visible(problem)}\n")
     if problems and len(problems) > 50:
         stream.write(f"  ... and {len(problems) - 50} more\n")
     if hint:
-        stream.write(f"Hint: {_visible(hint)}\n")
+        stream.write(f"Hint: {visible(hint)}\n")

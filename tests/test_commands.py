@@ -10,7 +10,7 @@ from pathlib import Path
 import boto3
 import pytest
 
-from sdcli.errors import EXIT_FAILURE, EXIT_INVALID_INPUT
+from sdcli.errors import EXIT_FAILURE, EXIT_INVALID_INPUT, EXIT_USAGE
 from tests.conftest import ROOT, dynamodb_item
 
 pytestmark = pytest.mark.usefixtures("aws")
@@ -393,8 +393,30 @@ def test_unknown_region_for_the_local_stack(run, tmp_path: Path, monkeypatch: py
     monkeypatch.setenv("SDCLI_STATE_DIR", str(state))
     (state / "local-stack.json").write_text(json.dumps({"pid": os.getpid(), "endpoint": "http://127.0.0.1:9"}))
     result = run("--local", "--region", "nowhere-1", "status")
-    assert result.exit_code == EXIT_FAILURE
-    assert "'nowhere-1' is not an AWS region" in result.stderr and "<html" not in result.stderr.lower()
+    assert result.exit_code == EXIT_USAGE  # found before any call
+    assert "'nowhere-1': an AWS region name looks like us-east-1" in result.stderr
+    assert "<html" not in result.stderr.lower()
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "problem"),
+    [
+        ("--endpoint-url", "not a url", "an endpoint URL has no spaces"),
+        ("--endpoint-url", "http://127.0.0.1:99999", "its port is not a number from 1 to 65535"),
+        ("--endpoint-url", "ftp://127.0.0.1:21", "an endpoint URL looks like http://"),
+        ("--region", "bad region!", "an AWS region name looks like us-east-1"),
+        ("--table", "ab", "a table name is 3 to 255 letters"),
+        ("--function", "f" * 60, "a function name is 1 to 59 letters, digits, '_' or '-' (its role adds '-role')"),
+        ("--function", "bad\udcffname", "it holds bytes that are not UTF-8"),
+        ("--stage", "a b", "a stage name is 1 to 128 letters"),
+        ("--api", "x\x1by", "an API name is 1 to 1,024 characters, none of them control characters"),
+    ],
+)
+def test_names_aws_would_refuse_are_usage_errors(run, option: str, value: str, problem: str) -> None:
+    result = run(option, value, "status")
+    assert result.exit_code == EXIT_USAGE
+    assert f"Invalid value for '{option}'" in result.stderr and problem in result.stderr
+    assert "\x1b" not in result.stderr and "Traceback" not in result.stderr
 
 
 def test_local_start_with_an_unusable_state_folder(run, monkeypatch: pytest.MonkeyPatch) -> None:
