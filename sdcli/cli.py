@@ -158,6 +158,9 @@ class SdcliGroup(click.Group):
         except KeyboardInterrupt:
             sys.stderr.write("Interrupted.\n")
             raise click.exceptions.Exit(EXIT_INTERRUPTED) from None
+        except BrokenPipeError:  # the reader went away (`sdcli status | head -1`): stop quietly, as cat does
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing left to flush at exit
+            raise click.exceptions.Exit(EXIT_FAILURE) from None
         except Exception as error:  # a bug, not an expected failure: still one line unless --debug
             if _debug(ctx):
                 _print_traceback()
@@ -755,4 +758,11 @@ def main() -> None:
     from sdcli.startup import defer_collection
 
     defer_collection()
-    cli(prog_name="sdcli")
+    for stream in (sys.stdout, sys.stderr):  # a name the terminal's encoding lacks is shown as \uXXXX, not a crash
+        with contextlib.suppress(AttributeError, ValueError):
+            stream.reconfigure(errors="backslashreplace")
+    try:
+        cli(prog_name="sdcli")
+    except KeyboardInterrupt:  # before a command runs (click parsing); commands handle their own
+        sys.stderr.write("Interrupted.\n")
+        sys.exit(EXIT_INTERRUPTED)

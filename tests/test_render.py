@@ -78,3 +78,37 @@ def test_a_spinner_shows_data_as_text() -> None:
     with console.status(render.safe_markup("Create api [/]oops\x1b[31m...")) as status:
         status.update(render.safe_markup("Create stage [bold]..."))
     assert Text.from_markup(render.safe_markup("[/]oops\x1b")).plain == "[/]oops\\x1b"
+
+
+def test_a_name_the_output_encoding_lacks_is_escaped_not_a_crash(tmp_path) -> None:
+    from tests.localstack import SDCLI
+
+    out = tmp_path / "日本.zip"
+    result = subprocess.run(
+        [SDCLI, "package", "--source", str(ROOT / "lambda_src"), "--out", str(out)],
+        capture_output=True,
+        text=True,
+        encoding="latin-1",
+        env={"PATH": "/usr/bin:/bin", "PYTHONIOENCODING": "latin-1"},
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "\\u65e5\\u672c.zip" in result.stdout and out.exists()
+
+
+def test_a_reader_that_goes_away_ends_the_command_quietly() -> None:
+    """`sdcli ... | head -1`: exit 1 (the output was cut), and no Unexpected BrokenPipeError on stderr."""
+    import os
+
+    from tests.localstack import SDCLI
+
+    read, write = os.pipe()
+    os.close(read)  # the reader is gone before sdcli writes
+    try:
+        result = subprocess.run(
+            [SDCLI, "package", "--source", str(ROOT / "lambda_src")], stdout=write, stderr=subprocess.PIPE, timeout=60
+        )
+    finally:
+        os.close(write)
+    assert result.returncode == 1
+    assert result.stderr == b""
