@@ -356,7 +356,7 @@ def plan_destroy(aws: Aws, settings: Settings) -> list[Step]:
     seen = read_concurrently(
         api=lambda: api_ops.find_api(aws, settings.api),
         function=lambda: fn.describe_function(aws, settings.function),
-        role=lambda: fn.get_role_arn(aws, role),
+        role=lambda: fn.role_policies(aws, role),
         table=lambda: catalog.describe_table(aws, settings.table),
     )
     api, function, table = seen["api"], seen["function"], seen["table"]
@@ -377,13 +377,6 @@ def plan_destroy(aws: Aws, settings: Settings) -> list[Step]:
             lambda out: fn.delete_function(aws, settings.function),
         ),
         (
-            "role",
-            role,
-            seen["role"] is not None,
-            "and its inline policy",
-            lambda out: fn.delete_role(aws, role),
-        ),
-        (
             "table",
             settings.table,
             table.status is not None,
@@ -391,7 +384,24 @@ def plan_destroy(aws: Aws, settings: Settings) -> list[Step]:
             lambda out: catalog.delete_table(aws, settings.table),
         ),
     ]
-    return [
+    steps = [
         Step(resource, name, Action.DELETE, detail, run) if exists else Step(resource, name, Action.ABSENT)
         for resource, name, exists, detail, run in candidates
     ]
+    steps.insert(2, _destroy_role(aws, role, seen["role"]))
+    return steps
+
+
+def _destroy_role(aws: Aws, role: str, policies: list[str] | None) -> Step:
+    """The role goes with this region's policy, unless another region's deploy (or anyone else) still has one on it."""
+    ours = fn.role_policy_name(aws.region)
+    if policies is None:
+        return Step("role", role, Action.ABSENT)
+    others = [name for name in policies if name != ours]
+    if not others:
+        return Step("role", role, Action.DELETE, "and its inline policy", lambda out: fn.delete_role(aws, role))
+    if ours not in policies:
+        return Step("role", role, Action.UNCHANGED, f"kept: {', '.join(others)}")
+    return Step(
+        "role", role, Action.UPDATE, f"{ours} removed; kept: {', '.join(others)}", lambda out: fn.delete_role(aws, role)
+    )

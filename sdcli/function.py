@@ -18,11 +18,19 @@ LAMBDA_TRUST_POLICY = {
     "Version": "2012-10-17",
     "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}],
 }
-ROLE_POLICY_NAME = "catalog-read"
 
 
 def role_name(function: str) -> str:
     return f"{function}-role"
+
+
+def role_policy_name(region: str) -> str:
+    """IAM is global, the table regional: each region's deploy keeps its own inline policy on the shared role.
+
+    With one policy for all, a deploy in a second region would point it at that region's table, and the
+    function in the first region would lose GetItem on its own.
+    """
+    return f"catalog-read-{region}"
 
 
 def permission_statement_id(api_id: str) -> str:
@@ -96,8 +104,11 @@ def get_role_arn(aws: Aws, name: str) -> str | None:
 
 
 def get_role_policy(aws: Aws, role: str) -> dict[str, Any] | None:
+    """This region's policy on the role, None when it has none."""
     try:
-        document = aws.call("iam", "get_role_policy", RoleName=role, PolicyName=ROLE_POLICY_NAME)["PolicyDocument"]
+        document = aws.call("iam", "get_role_policy", RoleName=role, PolicyName=role_policy_name(aws.region))[
+            "PolicyDocument"
+        ]
     except AwsError as error:
         if error.code == "NoSuchEntity":
             return None
@@ -131,15 +142,30 @@ def put_role_policy(aws: Aws, role: str, policy: dict[str, Any]) -> None:
         "iam",
         "put_role_policy",
         RoleName=role,
-        PolicyName=ROLE_POLICY_NAME,
+        PolicyName=role_policy_name(aws.region),
         PolicyDocument=json.dumps(policy),
     )
 
 
+def role_policies(aws: Aws, role: str) -> list[str] | None:
+    """The role's inline policy names, None when there is no such role."""
+    try:
+        return list(aws.call("iam", "list_role_policies", RoleName=role).get("PolicyNames", []))
+    except AwsError as error:
+        if error.code == "NoSuchEntity":
+            return None
+        raise
+
+
 def delete_role(aws: Aws, role: str) -> None:
-    for policy in aws.call("iam", "list_role_policies", RoleName=role).get("PolicyNames", []):
-        aws.call("iam", "delete_role_policy", RoleName=role, PolicyName=policy)
-    aws.call("iam", "delete_role", RoleName=role)
+    """This region's policy, then the role unless a policy is left on it (another region's deploy, or not ours)."""
+    try:
+        aws.call("iam", "delete_role_policy", RoleName=role, PolicyName=role_policy_name(aws.region))
+    except AwsError as error:
+        if error.code != "NoSuchEntity":
+            raise
+    if not role_policies(aws, role):
+        aws.call("iam", "delete_role", RoleName=role)
 
 
 # --- function ------------------------------------------------------------------------------------------------

@@ -214,8 +214,10 @@ def test_role_policy_allows_only_getitem_on_the_table_and_own_logs(run) -> None:
     run("function", "deploy")
     iam = boto3.client("iam")
     assert iam.list_attached_role_policies(RoleName="catalog_service-role")["AttachedPolicies"] == []
-    assert iam.list_role_policies(RoleName="catalog_service-role")["PolicyNames"] == ["catalog-read"]
-    document = iam.get_role_policy(RoleName="catalog_service-role", PolicyName="catalog-read")["PolicyDocument"]
+    assert iam.list_role_policies(RoleName="catalog_service-role")["PolicyNames"] == ["catalog-read-us-east-1"]
+    document = iam.get_role_policy(RoleName="catalog_service-role", PolicyName="catalog-read-us-east-1")[
+        "PolicyDocument"
+    ]
     by_sid = {s["Sid"]: s for s in document["Statement"]}
     assert by_sid["ReadCatalog"]["Action"] == "dynamodb:GetItem"
     assert by_sid["ReadCatalog"]["Resource"] == "arn:aws:dynamodb:us-east-1:123456789012:table/Services"
@@ -338,6 +340,32 @@ def test_destroy_removes_everything_and_is_idempotent(run, run_json) -> None:
     assert boto3.client("apigateway").get_rest_apis()["items"] == []
     code, payload = run_json("destroy", "--yes")
     assert code == 0 and set(resources(payload).values()) == {"absent"}
+
+
+def test_two_regions_share_the_role_each_with_its_own_policy(run_json) -> None:
+    """IAM is global: a deploy in a second region must not take the first region's GetItem away."""
+    iam = boto3.client("iam")
+
+    def read_resource(region: str) -> str:
+        document = iam.get_role_policy(RoleName="catalog_service-role", PolicyName=f"catalog-read-{region}")
+        return document["PolicyDocument"]["Statement"][0]["Resource"]
+
+    for region in ("us-east-1", "eu-central-2"):
+        code, payload = run_json("--region", region, "deploy")
+        assert code == 0 and resources(payload)["role"] in ("created", "updated")
+    code, payload = run_json("--region", "us-east-1", "deploy")
+    assert code == 0 and set(resources(payload).values()) == {"unchanged"}  # it used to flip the policy back
+    assert read_resource("us-east-1") == "arn:aws:dynamodb:us-east-1:123456789012:table/Services"
+    assert read_resource("eu-central-2") == "arn:aws:dynamodb:eu-central-2:123456789012:table/Services"
+
+    code, payload = run_json("--region", "eu-central-2", "destroy", "--yes")
+    assert code == 0 and resources(payload)["role"] == "updated"  # its policy gone, the role kept for us-east-1
+    assert iam.list_role_policies(RoleName="catalog_service-role")["PolicyNames"] == ["catalog-read-us-east-1"]
+    code, payload = run_json("--region", "us-east-1", "deploy")
+    assert code == 0 and set(resources(payload).values()) == {"unchanged"}
+    code, payload = run_json("--region", "us-east-1", "destroy", "--yes")
+    assert code == 0 and resources(payload)["role"] == "deleted"
+    assert iam.list_roles()["Roles"] == []
 
 
 # --- expected failures -----------------------------------------------------------------------------------------

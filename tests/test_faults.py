@@ -247,7 +247,7 @@ def test_reference_deploy_is_complete_and_scoped(reference: dict[str, Any]) -> N
     assert reference["invoke_grants"] == [
         ["sdcli-apigateway-<api-id>", "arn:aws:execute-api:us-east-1:123456789012:<api-id>/*/GET/catalog/*/*"]
     ]
-    assert list(reference["role_policies"]) == ["catalog-read"]
+    assert list(reference["role_policies"]) == ["catalog-read-us-east-1"]
     assert reference["function"]["Environment"] == {"TABLE_NAME": "<table>"}
 
 

@@ -102,8 +102,10 @@ def test_role_policy_allows_only_getitem_on_this_table_and_its_own_logs(canary: 
     table_arn = canary.client("dynamodb").describe_table(TableName="Services")["Table"]["TableArn"]
     log_group = f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:/aws/lambda/catalog_service"
     assert iam.list_attached_role_policies(RoleName="catalog_service-role")["AttachedPolicies"] == []
-    assert iam.list_role_policies(RoleName="catalog_service-role")["PolicyNames"] == ["catalog-read"]
-    document = iam.get_role_policy(RoleName="catalog_service-role", PolicyName="catalog-read")["PolicyDocument"]
+    assert iam.list_role_policies(RoleName="catalog_service-role")["PolicyNames"] == ["catalog-read-us-east-1"]
+    document = iam.get_role_policy(RoleName="catalog_service-role", PolicyName="catalog-read-us-east-1")[
+        "PolicyDocument"
+    ]
     assert document == {
         "Version": "2012-10-17",
         "Statement": [
