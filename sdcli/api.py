@@ -101,10 +101,14 @@ def _digest_of(description: str | None) -> str | None:
 def find_api(aws: Aws, name: str) -> ApiState:
     matches = [api for api in aws.paginate("apigateway", "get_rest_apis", "items") if api.get("name") == name]
     if len(matches) > 1:
+        # Two deploys racing on a new name each import one. Keep the oldest: it is the one a stage may serve.
+        matches.sort(key=lambda api: (str(api.get("createdDate") or ""), api["id"]))
         ids = ", ".join(api["id"] for api in matches)
+        target = f" --region {aws.region}" + (f" --endpoint-url {aws.endpoint_url}" if aws.endpoint_url else "")
+        extra = "; ".join(f"`aws apigateway delete-rest-api --rest-api-id {api['id']}{target}`" for api in matches[1:])
         raise AwsError(
-            f"{len(matches)} REST APIs are named {name!r} ({ids}); sdcli cannot tell which one is its own.",
-            hint="Delete the extra ones or pick another name with --api.",
+            f"{len(matches)} REST APIs are named {name!r} ({ids}, oldest first); sdcli cannot tell which is its own.",
+            hint=f"Keep the oldest and delete the others ({extra}), or pick another name with --api.",
         )
     if not matches:
         return ApiState(name=name, api_id=None)

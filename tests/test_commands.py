@@ -371,6 +371,21 @@ def test_two_regions_share_the_role_each_with_its_own_policy(run_json) -> None:
 # --- expected failures -----------------------------------------------------------------------------------------
 
 
+def test_two_apis_of_one_name_are_named_with_the_commands_that_clean_up(run, run_json) -> None:
+    """Two deploys racing on a new name can each import an API; sdcli says which to delete and how."""
+    run_json("deploy")
+    apigateway = boto3.client("apigateway")
+    first = apigateway.get_rest_apis()["items"][0]["id"]
+    second = apigateway.create_rest_api(name="catalog_service")["id"]
+    result = run("deploy")
+    assert result.exit_code == EXIT_FAILURE
+    assert f"2 REST APIs are named 'catalog_service' ({first}, {second}, oldest first)" in result.stderr
+    assert f"`aws apigateway delete-rest-api --rest-api-id {second} --region us-east-1`" in result.stderr
+    apigateway.delete_rest_api(restApiId=second)
+    code, payload = run_json("deploy")
+    assert code == 0 and set(resources(payload).values()) == {"unchanged"}
+
+
 def test_no_credentials_is_one_clear_line(run, monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
         monkeypatch.delenv(name)
