@@ -52,16 +52,19 @@ class StageState:
     spec_digest: str | None = None
 
 
+SPEC_HINT = "Pass --spec with the OpenAPI 3.0 document of the API; the project's own is swagger/catalog_service.json."
+
+
 def load_spec(path: Path) -> dict[str, Any]:
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
     except OSError as error:
-        raise InvalidInputError(f"Cannot read the API spec {path}: {error.strerror or error}") from None
+        raise InvalidInputError(f"Cannot read the API spec {path}: {error.strerror or error}", hint=SPEC_HINT) from None
     except (ValueError, UnicodeDecodeError) as error:
-        raise InvalidInputError(f"The API spec {path} is not valid JSON: {error}") from None
+        raise InvalidInputError(f"The API spec {path} is not valid JSON: {error}", hint=SPEC_HINT) from None
     if not isinstance(document, dict) or not str(document.get("openapi", "")).startswith("3."):
         raise InvalidInputError(
-            f"The API spec {path} must be an OpenAPI 3.x document (API Gateway imports 3.0).",
+            f"The API spec {path} must be an OpenAPI 3.x document (API Gateway imports 3.0).", hint=SPEC_HINT
         )
     if not isinstance(document.get("info"), dict) or not document["info"].get("title"):
         raise InvalidInputError(f"The API spec {path} needs info.title (it names the REST API).")

@@ -56,10 +56,13 @@ def _included(path: Path, root: Path) -> bool:
     return path.suffix not in EXCLUDED_SUFFIXES
 
 
+SOURCE_HINT = "Pass --source with the folder of the function's code; the project's own is lambda_src/."
+
+
 def package_files(source_dir: Path) -> list[Path]:
     root = source_dir.resolve()
     if not root.is_dir():
-        raise InvalidInputError(f"Lambda source folder {source_dir} does not exist.")
+        raise InvalidInputError(f"Lambda source folder {source_dir} does not exist.", hint=SOURCE_HINT)
     files = []
     for path in sorted(root.rglob("*")):
         if path.is_symlink() or not path.is_file() or not _included(path, root):
@@ -68,7 +71,7 @@ def package_files(source_dir: Path) -> list[Path]:
             continue
         files.append(path)
     if not files:
-        raise InvalidInputError(f"Lambda source folder {source_dir} holds no files to package.")
+        raise InvalidInputError(f"Lambda source folder {source_dir} holds no files to package.", hint=SOURCE_HINT)
     return files
 
 

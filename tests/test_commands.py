@@ -371,6 +371,29 @@ def test_two_regions_share_the_role_each_with_its_own_policy(run_json) -> None:
 # --- expected failures -----------------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize(
+    ("option", "content", "message", "hint"),
+    [
+        ("--source", None, "Lambda source folder {path} does not exist.", "Pass --source with the folder"),
+        ("--source", "", "Lambda source folder {path} holds no files to package.", "Pass --source with the folder"),
+        ("--spec", "{bad", "The API spec {path} is not valid JSON", "Pass --spec with the OpenAPI 3.0 document"),
+        ("--spec", "{}", "The API spec {path} must be an OpenAPI 3.x document", "Pass --spec with the OpenAPI"),
+    ],
+)
+def test_a_bad_source_or_spec_is_named_with_a_hint(
+    run, tmp_path: Path, option: str, content: str | None, message: str, hint: str
+) -> None:
+    path = tmp_path / ("src" if option == "--source" else "spec.json")
+    if option == "--source" and content is not None:
+        path.mkdir()
+    elif content is not None:
+        path.write_text(content)
+    result = run("deploy", option, str(path))
+    assert result.exit_code == EXIT_INVALID_INPUT
+    assert f"Error: {message.format(path=path)}" in result.stderr and f"Hint: {hint}" in result.stderr
+    assert boto3.client("dynamodb").list_tables()["TableNames"] == []  # found before anything was made
+
+
 def test_two_apis_of_one_name_are_named_with_the_commands_that_clean_up(run, run_json) -> None:
     """Two deploys racing on a new name can each import an API; sdcli says which to delete and how."""
     run_json("deploy")
