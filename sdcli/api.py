@@ -104,7 +104,8 @@ def _digest_of(description: str | None) -> str | None:
 def find_api(aws: Aws, name: str) -> ApiState:
     matches = [api for api in aws.paginate("apigateway", "get_rest_apis", "items") if api.get("name") == name]
     if len(matches) > 1:
-        # Two deploys racing on a new name each import one. Keep the oldest: it is the one a stage may serve.
+        # Two deploys racing on a new name each import one. Keep the oldest (createdDate counts whole seconds, so
+        # two made in one second are in id order): the deploy that made it got there first.
         matches.sort(key=lambda api: (str(api.get("createdDate") or ""), api["id"]))
         ids = ", ".join(api["id"] for api in matches)
         target = f" --region {aws.region}" + (f" --endpoint-url {aws.endpoint_url}" if aws.endpoint_url else "")

@@ -182,6 +182,9 @@ def parse_records(data: Any) -> list[ServiceRecord]:
     return records
 
 
+RECORDS_HINT = "A services file is a JSON list of objects with name, version, endpoint_url, ttl and status."
+
+
 def parse_json(text: str, source: str) -> Any:
     """A services file's JSON, with duplicate keys remembered; every way it can fail is one clear error."""
     try:
@@ -189,7 +192,8 @@ def parse_json(text: str, source: str) -> Any:
     except json.JSONDecodeError as error:
         raise InvalidInputError(
             f"{source} is not valid JSON: {error.msg} at line {error.lineno}, column {error.colno}; "
-            "nothing was written."
+            "nothing was written.",
+            hint=RECORDS_HINT,
         ) from None
     except ValueError as error:  # e.g. an integer of more digits than Python converts (sys.int_info)
         raise InvalidInputError(f"{source} cannot be read as JSON: {error}; nothing was written.") from None
@@ -202,9 +206,9 @@ def load_records(path: Path) -> list[ServiceRecord]:
         # utf-8-sig: a byte-order mark (as some Windows editors write) is not part of the JSON.
         text = path.read_text(encoding="utf-8-sig")
     except OSError as error:
-        raise InvalidInputError(f"Cannot read {path}: {error.strerror or error}") from None
+        raise InvalidInputError(f"Cannot read {path}: {error.strerror or error}", hint=RECORDS_HINT) from None
     except UnicodeDecodeError:
-        raise InvalidInputError(f"{path} is not UTF-8 text.") from None
+        raise InvalidInputError(f"{path} is not UTF-8 text.", hint=RECORDS_HINT) from None
     return parse_records(parse_json(text, str(path)))
 
 

@@ -325,7 +325,7 @@ def table_create(billing_mode: str) -> None:
         with _spinner(f"Creating table {settings.table}..."):
             catalog.create_table(aws, settings.table, billing_mode)
         action = "created"
-    _report([("table", settings.table, action, "ACTIVE" if action == "created" else state.status or "")])
+    _report([("table", settings.table, action, "ACTIVE" if action == "created" else state.status or "")], "Table")
 
 
 @cli.command()
@@ -421,6 +421,9 @@ def _run_plan(plan: list[Step], dry_run: bool) -> tuple[list[tuple[str, str, str
     return [(r.resource, r.name, r.action.past_tense, r.detail) for r in results], outputs
 
 
+LABELS = {"code_sha256": "CodeSha256 (base64, as Lambda shows it)"}
+
+
 def _report(rows: list[tuple[str, str, str, str]], title: str | None = None, extra: dict | None = None) -> None:
     """One table (or one JSON document) per command: the resources, then any extra fields."""
     if _json_mode():
@@ -438,7 +441,7 @@ def _report(rows: list[tuple[str, str, str, str]], title: str | None = None, ext
         styles={2: render.action_style},
     )
     for key, value in (extra or {}).items():
-        render.line(f"{key.replace('_', ' ').capitalize()}: {value}")
+        render.line(f"{LABELS.get(key) or key.replace('_', ' ').capitalize()}: {value}")
 
 
 def _filtered(plan: list[Step], resources: set[str]) -> list[Step]:
@@ -677,6 +680,8 @@ def destroy(yes: bool, dry_run: bool) -> None:
             raise SdcliError("Nothing was deleted (not confirmed).")
     rows, _ = _run_plan(plan, dry_run)
     _report(rows, "Destroy plan (dry run: nothing changed)" if dry_run else "Destroy")
+    if not dry_run and not _json_mode() and all(step.action.value == "absent" for step in plan):
+        render.message("Nothing to delete; everything was already absent.")
 
 
 # --- local stack -----------------------------------------------------------------------------------------------

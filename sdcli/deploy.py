@@ -7,6 +7,7 @@ once an earlier step ran (the id of an API that is about to be imported) read th
 
 from __future__ import annotations
 
+import base64
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -108,6 +109,14 @@ def _create_table(aws: Aws, name: str, billing_mode: str) -> None:
             raise
         catalog.wait_table_active(aws, name)
         catalog.check_key_schema(catalog.describe_table(aws, name))
+
+
+def _hex(code_sha256: str | None) -> str:
+    """Lambda's base64 CodeSha256 as the hex the reports show (``code 1155101fcdf8``)."""
+    try:
+        return base64.b64decode(code_sha256 or "", validate=True).hex() or "none"
+    except ValueError:
+        return "unknown"
 
 
 def _set(outputs: Outputs, key: str, value: Any) -> None:
@@ -232,9 +241,12 @@ class _DeployPlanner:
             step = Step("role", role, Action.CREATE, "dynamodb:GetItem on the table, own log group", create_role)
             return step, f"arn:aws:iam::{self.account}:role/{role}"
         if current_policy != policy:
-            return Step(
-                "role", role, Action.UPDATE, "policy differs", lambda out: fn.put_role_policy(aws, role, policy)
-            ), arn
+
+            def update_role(out: Outputs) -> None:
+                fn.put_role_policy(aws, role, policy)
+                fn.drop_legacy_policy(aws, role)
+
+            return Step("role", role, Action.UPDATE, "policy differs", update_role), arn
         return Step("role", role, Action.UNCHANGED), arn
 
     def function(self, role_arn: str, function: fn.FunctionState, package: Package) -> Step:
@@ -260,7 +272,8 @@ class _DeployPlanner:
             if code_changed:
                 fn.update_function_code(aws, name, package)
 
-        changes = ", ".join((["code"] if code_changed else []) + drift)
+        code_change = [f"code {_hex(function.code_sha256)[:12]} -> {package.sha256_hex[:12]}"] if code_changed else []
+        changes = ", ".join(code_change + drift)
         return Step("function", name, Action.UPDATE, changes, update_function)
 
     def api(self, api: api_ops.ApiState, spec: api_ops.RenderedSpec) -> Step:

@@ -147,6 +147,18 @@ def put_role_policy(aws: Aws, role: str, policy: dict[str, Any]) -> None:
     )
 
 
+LEGACY_POLICY_NAME = "catalog-read"  # sdcli 0.1's one policy for every region
+
+
+def drop_legacy_policy(aws: Aws, role: str) -> None:
+    """A role deployed before policies were per region loses its old policy when this region's is written."""
+    try:
+        aws.call("iam", "delete_role_policy", RoleName=role, PolicyName=LEGACY_POLICY_NAME)
+    except AwsError as error:
+        if error.code != "NoSuchEntity":
+            raise
+
+
 def role_policies(aws: Aws, role: str) -> list[str] | None:
     """The role's inline policy names, None when there is no such role."""
     try:

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import base64
 import copy
+import hashlib
 import json
 import shutil
+import time
 from pathlib import Path
 
 import boto3
 import pytest
 
 from sdcli.errors import EXIT_FAILURE, EXIT_INVALID_INPUT, EXIT_USAGE
+from sdcli.package import build_package
 from tests.conftest import ROOT, dynamodb_item
 
 pytestmark = pytest.mark.usefixtures("aws")
@@ -368,6 +372,48 @@ def test_two_regions_share_the_role_each_with_its_own_policy(run_json) -> None:
     assert iam.list_roles()["Roles"] == []
 
 
+def test_a_role_from_before_per_region_policies_loses_its_old_policy(run_json) -> None:
+    run_json("deploy")
+    iam = boto3.client("iam")
+    document = iam.get_role_policy(RoleName="catalog_service-role", PolicyName="catalog-read-us-east-1")
+    iam.put_role_policy(
+        RoleName="catalog_service-role",
+        PolicyName="catalog-read",
+        PolicyDocument=json.dumps(document["PolicyDocument"]),
+    )
+    iam.delete_role_policy(RoleName="catalog_service-role", PolicyName="catalog-read-us-east-1")
+    code, payload = run_json("deploy")
+    assert code == 0 and resources(payload)["role"] == "updated"
+    assert iam.list_role_policies(RoleName="catalog_service-role")["PolicyNames"] == ["catalog-read-us-east-1"]
+
+
+def test_reports_name_what_changed(run, tmp_path: Path) -> None:
+    """A code update shows the old and new hash; a destroy with nothing left says so; every report has a title."""
+    assert run("table", "create").stdout.startswith("Table\n")
+    first = run("function", "deploy")
+    assert "CodeSha256 (base64, as Lambda shows it): " in first.stdout
+    source = tmp_path / "src"
+    shutil.copytree(ROOT / "lambda_src", source)
+    (source / "catalog_service.py").write_text((source / "catalog_service.py").read_text() + "# changed\n")
+    deployed = boto3.client("lambda").get_function(FunctionName="catalog_service")["Configuration"]["CodeSha256"]
+    old = base64.b64decode(deployed).hex()[:12]
+    new = hashlib.sha256(build_package(source).data).hexdigest()[:12]
+    assert f"code {old} -> {new}" in run("function", "deploy", "--source", str(source)).stdout
+    run("destroy", "--yes")
+    again = run("destroy", "--yes")
+    assert again.exit_code == 0 and "Nothing to delete; everything was already absent." in again.stderr
+
+
+def test_an_unreadable_services_file_says_what_one_looks_like(run, tmp_path: Path) -> None:
+    run("table", "create")
+    for path in (tmp_path / "missing.json", tmp_path / "bad.json"):
+        if path.name == "bad.json":
+            path.write_text("{bad")
+        result = run("seed", "--file", str(path))
+        assert result.exit_code == EXIT_INVALID_INPUT
+        assert "Hint: A services file is a JSON list of objects with name, version, endpoint_url" in result.stderr
+
+
 # --- expected failures -----------------------------------------------------------------------------------------
 
 
@@ -399,6 +445,7 @@ def test_two_apis_of_one_name_are_named_with_the_commands_that_clean_up(run, run
     run_json("deploy")
     apigateway = boto3.client("apigateway")
     first = apigateway.get_rest_apis()["items"][0]["id"]
+    time.sleep(1.1)  # API Gateway's createdDate counts whole seconds: the second one is then clearly newer
     second = apigateway.create_rest_api(name="catalog_service")["id"]
     result = run("deploy")
     assert result.exit_code == EXIT_FAILURE
