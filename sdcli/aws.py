@@ -21,7 +21,6 @@ import json
 import logging
 import os
 import random
-import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -142,7 +141,6 @@ class Aws:
         self.endpoint_url = self.settings.endpoint_url
         self.calls: list[str] = []
         self._clients: dict[str, Any] = {}
-        self._client_lock = threading.Lock()
         self._account_id: str | None = None
         credentials: dict[str, str] = {}
         if self.settings.local:
@@ -182,20 +180,14 @@ class Aws:
     def client(self, service: str, *, single_attempt: bool = False) -> Any:
         """The service's client; ``single_attempt`` gives the one without botocore retries (for call_once)."""
         key = f"{service}/once" if single_attempt else service
-        with self._client_lock:  # a botocore session must not make clients in two threads at once
-            if key not in self._clients:
-                config = self._single_attempt if single_attempt else self._config
-                self._clients[key] = self._session.create_client(
-                    service, region_name=self.region, endpoint_url=self.endpoint_url, config=config
-                )
-                self._remember_credentials()
-                startup_done()
-            return self._clients[key]
-
-    def prepare(self, *services: str) -> None:
-        """Make these clients now, in this thread: it is where resolving credentials may prompt (an MFA code)."""
-        for service in services:
-            self.client(service)
+        if key not in self._clients:
+            config = self._single_attempt if single_attempt else self._config
+            self._clients[key] = self._session.create_client(
+                service, region_name=self.region, endpoint_url=self.endpoint_url, config=config
+            )
+            self._remember_credentials()
+            startup_done()
+        return self._clients[key]
 
     def call(self, service: str, operation: str, **params: Any) -> dict[str, Any]:
         """Run one API operation, translating every botocore failure into an AwsError."""

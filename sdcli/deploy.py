@@ -8,7 +8,6 @@ once an earlier step ran (the id of an API that is about to be imported) read th
 from __future__ import annotations
 
 import base64
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -123,39 +122,6 @@ def _set(outputs: Outputs, key: str, value: Any) -> None:
     outputs[key] = value
 
 
-PLANNED_SERVICES = ("dynamodb", "iam", "lambda", "apigateway")
-
-
-def read_concurrently(**reads: Callable[[], Any]) -> dict[str, Any]:
-    """Run reads that need nothing from one another at once; the first failure, in argument order, is raised.
-
-    Planning is mostly waiting on round trips, eight of them in a no-op deploy. Each read keeps to one service
-    and makes its calls in order, so no client serves two threads at once and stubbed tests stay ordered. A
-    failure is raised as soon as every read before it has finished, not after a later read that hangs; daemon
-    threads, so neither that nor Ctrl-C waits on a slow endpoint. Make the clients first (``Aws.prepare``):
-    a credential prompt (an MFA code) must run in the caller's thread, which can restore the terminal.
-    """
-    results: dict[str, Any] = {}
-    errors: dict[str, BaseException] = {}
-
-    def run(name: str, read: Callable[[], Any]) -> None:
-        try:
-            results[name] = read()
-        except BaseException as error:  # re-raised in the caller's thread below
-            errors[name] = error
-
-    threads = [
-        threading.Thread(target=run, args=item, name=f"sdcli-read-{item[0]}", daemon=True) for item in reads.items()
-    ]
-    for thread in threads:
-        thread.start()
-    for name, thread in zip(reads, threads, strict=True):
-        thread.join()
-        if name in errors:
-            raise errors[name]
-    return results
-
-
 def _role_state(aws: Aws, role: str) -> tuple[str | None, dict[str, Any] | None]:
     arn = fn.get_role_arn(aws, role)
     return arn, (fn.get_role_policy(aws, role) if arn else None)
@@ -172,7 +138,7 @@ def _api_state(aws: Aws, name: str, stage: str) -> tuple[api_ops.ApiState, api_o
 
 
 class _DeployPlanner:
-    """Reads what exists (all services at once), then one compare method per resource returns its Step."""
+    """Reads what exists, then one compare method per resource returns the Step that brings it up to date."""
 
     def __init__(self, aws: Aws, settings: Settings, inputs: DeployInputs) -> None:
         self.aws, self.settings, self.inputs = aws, settings, inputs
@@ -184,21 +150,17 @@ class _DeployPlanner:
 
     def steps(self) -> list[Step]:
         aws, settings, inputs = self.aws, self.settings, self.inputs
-        aws.prepare(*PLANNED_SERVICES)
-        seen = read_concurrently(
-            table=lambda: catalog.describe_table(aws, settings.table),
-            role=lambda: _role_state(aws, fn.role_name(settings.function)),
-            package=lambda: build_package(inputs.source_dir),
-            function=lambda: _function_state(aws, settings.function),
-            spec=lambda: api_ops.load_spec(inputs.spec_file),
-            api=lambda: _api_state(aws, settings.api, settings.stage),
-        )
-        function, invoke_policy = seen["function"]
-        api, stage = seen["api"]
-        table_step, table_arn = self.table(seen["table"])
-        role_step, role_arn = self.role(table_arn, *seen["role"])
+        # Every read is by name: all of them first, in this order (what an error reports first), then compares.
+        table = catalog.describe_table(aws, settings.table)
+        role_arn, role_policy = _role_state(aws, fn.role_name(settings.function))
+        package = build_package(inputs.source_dir)
+        function, invoke_policy = _function_state(aws, settings.function)
+        document = api_ops.load_spec(inputs.spec_file)
+        api, stage = _api_state(aws, settings.api, settings.stage)
+        table_step, table_arn = self.table(table)
+        role_step, role_arn = self.role(table_arn, role_arn, role_policy)
         function_arn = function.arn or f"arn:aws:lambda:{self.region}:{self.account}:function:{settings.function}"
-        spec = api_ops.render_spec(seen["spec"], settings.api, function_arn, self.region)
+        spec = api_ops.render_spec(document, settings.api, function_arn, self.region)
 
         def api_id_of(out: Outputs) -> str:
             return out.get("api_id") or api.api_id  # type: ignore[return-value]
@@ -206,7 +168,7 @@ class _DeployPlanner:
         return [
             table_step,
             role_step,
-            self.function(role_arn, function, seen["package"]),
+            self.function(role_arn, function, package),
             self.api(api, spec),
             self.permission(api, function, invoke_policy, api_id_of),
             self.stage(api, stage, spec, api_id_of),
@@ -365,14 +327,10 @@ def plan_deploy(aws: Aws, settings: Settings, inputs: DeployInputs) -> list[Step
 def plan_destroy(aws: Aws, settings: Settings) -> list[Step]:
     """Everything deploy creates, in reverse order; what is already gone is reported absent."""
     role = fn.role_name(settings.function)
-    aws.prepare(*PLANNED_SERVICES)
-    seen = read_concurrently(
-        api=lambda: api_ops.find_api(aws, settings.api),
-        function=lambda: fn.describe_function(aws, settings.function),
-        role=lambda: fn.role_policies(aws, role),
-        table=lambda: catalog.describe_table(aws, settings.table),
-    )
-    api, function, table = seen["api"], seen["function"], seen["table"]
+    api = api_ops.find_api(aws, settings.api)
+    function = fn.describe_function(aws, settings.function)
+    policies = fn.role_policies(aws, role)
+    table = catalog.describe_table(aws, settings.table)
     api_id = api.api_id
     candidates = [
         (
@@ -401,7 +359,7 @@ def plan_destroy(aws: Aws, settings: Settings) -> list[Step]:
         Step(resource, name, Action.DELETE, detail, run) if exists else Step(resource, name, Action.ABSENT)
         for resource, name, exists, detail, run in candidates
     ]
-    steps.insert(2, _destroy_role(aws, role, seen["role"]))
+    steps.insert(2, _destroy_role(aws, role, policies))
     return steps
 
 

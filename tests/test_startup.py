@@ -1,9 +1,8 @@
-"""What makes a short command start fast, checked for staying correct: model loading, collection, planning reads."""
+"""What makes a short command start fast, checked for staying correct: model loading and collection."""
 
 from __future__ import annotations
 
 import gc
-import threading
 from collections.abc import Iterator
 
 import botocore.exceptions
@@ -13,7 +12,6 @@ import pytest
 
 from sdcli import startup
 from sdcli.aws import _PlainJsonFiles, _ServiceModels
-from sdcli.deploy import read_concurrently
 
 SERVICES = ("dynamodb", "iam", "lambda", "apigateway", "sts")
 
@@ -77,68 +75,3 @@ def test_start_up_leaves_a_collector_it_did_not_turn_off_alone() -> None:
     startup.defer_collection()
     startup.startup_done()
     assert not gc.isenabled()
-
-
-def test_reads_run_at_once() -> None:
-    both_waiting = threading.Barrier(2, timeout=10)  # run one after the other, the first read would time out
-
-    def read(value: str) -> str:
-        both_waiting.wait()
-        return value
-
-    assert read_concurrently(a=lambda: read("A"), b=lambda: read("B")) == {"a": "A", "b": "B"}
-
-
-def test_the_first_failure_in_argument_order_is_raised() -> None:
-    second_failed = threading.Event()
-
-    def first() -> None:
-        second_failed.wait(10)  # fails after the second: order of failing does not decide what is raised
-        raise KeyError("first")
-
-    def second() -> None:
-        second_failed.set()
-        raise ValueError("second")
-
-    with pytest.raises(KeyError, match="first"):
-        read_concurrently(one=first, two=second, three=lambda: 3)
-
-
-def test_a_failure_is_raised_without_waiting_for_a_later_read_that_hangs() -> None:
-    release, finished = threading.Event(), threading.Event()
-
-    def hangs() -> None:
-        release.wait(60)
-        finished.set()
-
-    try:
-        with pytest.raises(KeyError, match="fast"):
-            read_concurrently(fails=lambda: {}["fast"], hangs=hangs)
-        assert not finished.is_set()  # raised while the later read was still waiting
-    finally:
-        release.set()
-
-
-@pytest.mark.usefixtures("aws")
-def test_planning_makes_its_clients_in_the_callers_thread(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Resolving credentials may prompt for an MFA code: that must happen where Ctrl-C can restore the terminal."""
-    from sdcli.aws import Aws
-    from sdcli.config import Settings
-    from sdcli.deploy import DeployInputs, plan_deploy, plan_destroy
-    from tests.conftest import ROOT
-
-    made: dict[str, str] = {}
-    create = Aws.client
-
-    def client(self: Aws, service: str, **options: object) -> object:
-        if service not in self._clients:
-            made[service] = threading.current_thread().name
-        return create(self, service, **options)
-
-    monkeypatch.setattr(Aws, "client", client)
-    inputs = DeployInputs(ROOT / "lambda_src", ROOT / "swagger" / "catalog_service.json")
-    plan_deploy(Aws(Settings()), Settings(), inputs)
-    assert made and set(made.values()) == {threading.main_thread().name}, made
-    made.clear()
-    plan_destroy(Aws(Settings()), Settings())
-    assert made and set(made.values()) == {threading.main_thread().name}, made
