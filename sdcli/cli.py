@@ -203,16 +203,22 @@ def _checked(kind: str) -> Any:
     return check
 
 
+def _named_option(flag: str, kind: str, default: str, help_text: str, *dest: str) -> Any:
+    """A global option naming a thing on AWS: its SDCLI_ environment variable, its default and its check."""
+    return click.option(
+        flag,
+        *dest,
+        envvar=f"SDCLI_{flag[2:].upper()}",
+        default=default,
+        show_default=True,
+        callback=_checked(kind),
+        help=help_text,
+    )
+
+
 @click.group(cls=SdcliGroup, context_settings=CONTEXT_SETTINGS)
 @click.version_option(__version__, "--version", prog_name="sdcli")
-@click.option(
-    "--region",
-    envvar="SDCLI_REGION",
-    default=DEFAULT_REGION,
-    show_default=True,
-    callback=_checked("region"),
-    help="AWS region.",
-)
+@_named_option("--region", "region", DEFAULT_REGION, "AWS region.")
 @click.option("--profile", envvar="SDCLI_PROFILE", help="AWS shared-config profile.")
 @click.option(
     "--endpoint-url",
@@ -221,34 +227,10 @@ def _checked(kind: str) -> Any:
     help="Any AWS-compatible endpoint (LocalStack, the sdcli local stack) for every service.",
 )
 @click.option("--local", is_flag=True, envvar="SDCLI_LOCAL", help="Target the running sdcli local stack.")
-@click.option(
-    "--table",
-    envvar="SDCLI_TABLE",
-    default=DEFAULT_TABLE,
-    show_default=True,
-    callback=_checked("table"),
-    help="DynamoDB table.",
-)
-@click.option(
-    "--function",
-    "function_name",
-    envvar="SDCLI_FUNCTION",
-    default=DEFAULT_FUNCTION,
-    show_default=True,
-    callback=_checked("function"),
-    help="Lambda function.",
-)
-@click.option(
-    "--api", envvar="SDCLI_API", default=DEFAULT_API, show_default=True, callback=_checked("api"), help="REST API name."
-)
-@click.option(
-    "--stage",
-    envvar="SDCLI_STAGE",
-    default=DEFAULT_STAGE,
-    show_default=True,
-    callback=_checked("stage"),
-    help="API stage.",
-)
+@_named_option("--table", "table", DEFAULT_TABLE, "DynamoDB table.")
+@_named_option("--function", "function", DEFAULT_FUNCTION, "Lambda function.", "function_name")
+@_named_option("--api", "api", DEFAULT_API, "REST API name.")
+@_named_option("--stage", "stage", DEFAULT_STAGE, "API stage.")
 @click.option(
     "--output",
     "-o",
