@@ -13,10 +13,46 @@ import subprocess
 import time
 from typing import Any
 
-from bench.harness import PYTHON, LocalStack, Options, Row, log, median, ms
+from bench.harness import PYTHON, ROOT, LocalStack, Options, Row, log, median, ms
 from bench.proxy import CountingProxy
 
 CPU: dict[str, list[float]] = {"first": [], "noop": []}
+
+# Where a no-op deploy's time goes, phase by phase, in a fresh interpreter (as ``sdcli --local deploy`` runs).
+PHASES = """\
+import json, pathlib, sys, time
+marks = [("start", time.perf_counter())]
+from sdcli.startup import defer_collection
+defer_collection()
+import sdcli.cli
+marks.append(("CLI import", time.perf_counter()))
+from sdcli import deploy
+marks.append(("botocore + core import", time.perf_counter()))
+from sdcli.aws import Aws
+from sdcli.config import Settings
+settings = Settings(local=True)
+aws = Aws(settings)
+marks.append(("session", time.perf_counter()))
+for service in ("dynamodb", "iam", "lambda", "apigateway"):
+    aws.client(service)
+marks.append(("4 clients", time.perf_counter()))
+inputs = deploy.DeployInputs(pathlib.Path("lambda_src"), pathlib.Path("swagger/catalog_service.json"))
+plan = deploy.plan_deploy(aws, settings, inputs)
+assert all(step.run is None for step in plan), plan
+marks.append((f"{len(aws.calls)} reads", time.perf_counter()))
+print(json.dumps({name: now - marks[i][1] for i, (name, now) in enumerate(marks[1:])}))
+"""
+
+
+def _phases(stack: LocalStack, runs: int) -> dict[str, float]:
+    """Median seconds of each phase of a no-op deploy's plan, over ``runs`` fresh interpreters."""
+    samples: list[dict[str, float]] = []
+    for _ in range(runs):
+        result = subprocess.run(
+            [PYTHON, "-c", PHASES], env=stack.env, cwd=ROOT, capture_output=True, text=True, timeout=120, check=True
+        )
+        samples.append(json.loads(result.stdout))
+    return {name: median([sample[name] for sample in samples]) for name in samples[0]}
 
 
 def _children_cpu() -> float:
@@ -69,6 +105,8 @@ def run(options: Options) -> list[Row]:
                     raise RuntimeError(f"a repeated deploy changed something: {report['resources']}")
                 repeats.append(elapsed)
                 reported.append(report["mutating_calls"])
+            if index == stacks - 1:
+                phases = _phases(stack, options.runs(10, 3))
         if options.profile_dir and index == stacks - 1:
             _profile(options)
     first, repeat = median(firsts), median(repeats)
@@ -87,9 +125,10 @@ def run(options: Options) -> list[Row]:
             note=(
                 f"sdcli's own CPU time: no-op {ms(median(CPU['noop']))}, first {ms(median(CPU['first']))}; the "
                 "first deploy's wall time is mostly the fresh stack's server side (moto loads each service on its "
-                "first request)"
+                "first request). Where a no-op deploy's time goes (medians, fresh interpreters, interpreter "
+                "start-up and output excluded): " + ", ".join(f"{name} {ms(value)}" for name, value in phases.items())
             ),
-            data={"first": firsts, "noop": repeats, "cpu": CPU},
+            data={"first": firsts, "noop": repeats, "cpu": CPU, "phases": phases},
         ),
         Row(
             "4",
