@@ -283,12 +283,34 @@ def test_logs_are_forwarded_to_the_lambda_logger(runtime: LambdaRuntime, caplog)
     spec = make_spec("def handler(event, context):\n    print('forward me')\n    return 1\n", name="fwd")
     with caplog.at_level(logging.INFO, logger="sdcli.local.lambda"):
         result = runtime.invoke(spec, {})
-    messages = [r.getMessage() for r in caplog.records if r.name == "sdcli.local.lambda"]
-    assert f"[fwd] START RequestId: {result.request_id} Version: $LATEST" in messages
-    assert "[fwd] forward me" in messages
-    assert f"[fwd] END RequestId: {result.request_id}" in messages
-    assert any(m.startswith(f"[fwd] REPORT RequestId: {result.request_id}\t") for m in messages)
+    records = [r for r in caplog.records if r.name == "sdcli.local.lambda"]
+    assert len(records) == 1  # one batch per invocation, as Lambda ships logs to CloudWatch
+    lines = records[0].getMessage().split("\n")
+    assert lines[:3] == [
+        f"[fwd] START RequestId: {result.request_id} Version: $LATEST",
+        "[fwd] forward me",
+        f"[fwd] END RequestId: {result.request_id}",
+    ]
+    assert lines[3].startswith(f"[fwd] REPORT RequestId: {result.request_id}\t") and len(lines) == 4
     assert all(getattr(r, "aws_request_id", None) == result.request_id for r in caplog.records)
+
+
+def test_a_long_invocation_forwards_its_lines_while_it_runs(runtime: LambdaRuntime, caplog) -> None:
+    handler = (
+        "import time\n"
+        "def handler(event, context):\n"
+        "    print('first', flush=True)\n"
+        "    print('x' * 200, flush=True)\n"  # more than the tail the runtime holds back (a marker may start there)
+        "    time.sleep(1.5)\n"
+        "    print('second', flush=True)\n"
+        "    return 1\n"
+    )
+    spec = make_spec(handler, name="slow", timeout=10)
+    with caplog.at_level(logging.INFO, logger="sdcli.local.lambda"):
+        runtime.invoke(spec, {})
+    batches = [r.getMessage() for r in caplog.records if r.name == "sdcli.local.lambda"]
+    assert len(batches) >= 2 and "[slow] first" in batches[0] and "[slow] second" not in batches[0]
+    assert "[slow] second" in "\n".join(batches[1:])
 
 
 # --- warm environments ---------------------------------------------------------------------------------------

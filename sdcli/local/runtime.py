@@ -69,6 +69,7 @@ INIT_TIMEOUT = 10.0
 """Lambda's limit for the init phase (a longer function timeout raises it, see ``_init_timeout``)."""
 
 _READ_CHUNK = 1 << 16
+LOG_BATCH_SECONDS = 1.0  # a long invocation's lines reach the log at least this often
 _MAX_READ = 1 << 23
 _MARKER_GRACE = 2.0  # how long to wait for a phase's log marker once its frame is in (fd 1 may be broken)
 _DRAIN_GRACE = 0.5  # how long to collect a dead worker's last output
@@ -117,15 +118,22 @@ class InvocationResult:
 
 
 class _LogCollector:
-    """An invocation's log stream: keeps the tail for the result, forwards lines to our logger (CloudWatch)."""
+    """An invocation's log stream: keeps the tail for the result, forwards lines to our logger (CloudWatch).
 
-    __slots__ = ("_extra", "_forward", "_name", "_partial", "_tail")
+    Lines are forwarded in batches, as Lambda ships them to CloudWatch: one log record per invocation (START,
+    what the function printed, END, REPORT), or at least once a second, or per 64 KiB, for an invocation that
+    runs long. A record per line cost the data plane about a tenth of its throughput under 16 clients
+    (``python -m bench dataplane``, 7 side-by-side pairs: 0.56x vs 0.50x of GetItem, median).
+    """
+
+    __slots__ = ("_extra", "_forward", "_name", "_partial", "_since", "_tail")
 
     def __init__(self, function_name: str, request_id: str) -> None:
         self._tail = bytearray()
         self._name = function_name
         self._forward = _LOG.isEnabledFor(logging.INFO)
         self._partial = bytearray()
+        self._since = 0.0  # when the oldest line not yet forwarded arrived
         self._extra = {"function_name": function_name, "aws_request_id": request_id}
 
     def add(self, data: bytes | bytearray) -> None:
@@ -136,9 +144,22 @@ class _LogCollector:
         if len(tail) > 2 * LOG_TAIL_BYTES:
             del tail[: len(tail) - LOG_TAIL_BYTES]
         if self._forward:
+            now = time.monotonic()
+            if not self._partial:
+                self._since = now
             self._partial += data
-            if b"\n" in data or len(self._partial) > _READ_CHUNK:
+            if len(self._partial) > _READ_CHUNK or now - self._since >= LOG_BATCH_SECONDS:
                 self._emit(final=False)
+
+    def flush_due(self) -> float:
+        """Forward what has waited LOG_BATCH_SECONDS; returns the seconds until more is due (inf: none held)."""
+        if not (self._forward and self._partial):
+            return math.inf
+        wait = self._since + LOG_BATCH_SECONDS - time.monotonic()
+        if wait > 0:
+            return wait
+        self._emit(final=False)
+        return LOG_BATCH_SECONDS if self._partial else math.inf
 
     def add_line(self, line: str) -> None:
         self.add((line + "\n").encode("utf-8"))
@@ -149,9 +170,12 @@ class _LogCollector:
             if rest:
                 lines.append(rest)
             rest = b""
-        for line in lines:
-            _LOG.info("[%s] %s", self._name, line.decode("utf-8", "replace").rstrip("\r"), extra=self._extra)
+        if lines:
+            prefix = f"[{self._name}] "
+            text = "\n".join(prefix + line.decode("utf-8", "replace").rstrip("\r") for line in lines)
+            _LOG.info("%s", text, extra=self._extra)
         self._partial = bytearray(rest)
+        self._since = time.monotonic()
 
     def finish(self) -> str:
         if self._forward and self._partial:
@@ -361,7 +385,7 @@ class _Worker:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     return (_TIMEOUT,)
-            for fd, _event in poll(math.ceil(remaining * 1000)):
+            for fd, _event in poll(math.ceil(min(remaining, sink.flush_due()) * 1000)):
                 if fd == self.log_r:
                     data = os.read(fd, _READ_CHUNK)
                     if not data:
