@@ -7,7 +7,6 @@ once an earlier step ran (the id of an API that is about to be imported) read th
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -108,14 +107,6 @@ def _create_table(aws: Aws, name: str, billing_mode: str) -> None:
             raise
         catalog.wait_table_active(aws, name)
         catalog.check_key_schema(catalog.describe_table(aws, name))
-
-
-def _hex(code_sha256: str | None) -> str:
-    """Lambda's base64 CodeSha256 as the hex the reports show (``code 1155101fcdf8``)."""
-    try:
-        return base64.b64decode(code_sha256 or "", validate=True).hex() or "none"
-    except ValueError:
-        return "unknown"
 
 
 def _set(outputs: Outputs, key: str, value: Any) -> None:
@@ -234,7 +225,7 @@ class _DeployPlanner:
             if code_changed:
                 fn.update_function_code(aws, name, package)
 
-        code_change = [f"code {_hex(function.code_sha256)[:12]} -> {package.sha256_hex[:12]}"] if code_changed else []
+        code_change = [f"code {fn.code_hex(function.code_sha256)} -> {package.sha256_hex[:12]}"] if code_changed else []
         changes = ", ".join(code_change + drift)
         return Step("function", name, Action.UPDATE, changes, update_function)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -35,6 +36,14 @@ def role_policy_name(region: str) -> str:
 
 def permission_statement_id(api_id: str) -> str:
     return f"sdcli-apigateway-{api_id}"
+
+
+def code_hex(code_sha256: str | None) -> str:
+    """Lambda's base64 CodeSha256 as the 12 hex digits deploy, status and package print."""
+    try:
+        return base64.b64decode(code_sha256 or "").hex()[:12] or "unknown"
+    except ValueError:
+        return code_sha256 or "unknown"
 
 
 @dataclass(frozen=True)

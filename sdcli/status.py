@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -72,7 +71,7 @@ class DeploymentStatus:
                     "function",
                     self.function.name,
                     (self.function.configuration or {}).get("State", "Active"),
-                    f"{self.function.arn}  code {_hex(self.function.code_sha256)}",
+                    f"{self.function.arn}  code {fn.code_hex(self.function.code_sha256)}",
                 )
             )
         else:
@@ -118,14 +117,6 @@ class DeploymentStatus:
             "healthy": self.healthy,
             "problems": self.problems(),
         }
-
-
-def _hex(code_sha256: str | None) -> str:
-    """Lambda's base64 CodeSha256 as the 12 hex digits deploy and package print."""
-    try:
-        return base64.b64decode(code_sha256 or "").hex()[:12] or "unknown"
-    except ValueError:
-        return code_sha256 or "unknown"
 
 
 def describe_deployment(aws: Aws, settings: Settings) -> DeploymentStatus:
