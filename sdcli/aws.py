@@ -33,7 +33,6 @@ import botocore.session
 from sdcli import __version__
 from sdcli.config import LOCAL_ACCESS_KEY, LOCAL_SECRET_KEY, Settings
 from sdcli.errors import AwsError
-from sdcli.names import REGION_NAME
 from sdcli.redact import add_secrets, redact
 from sdcli.startup import startup_done
 
@@ -157,11 +156,6 @@ class Aws:
             self._session = core
         except botocore.exceptions.ProfileNotFound as error:
             raise AwsError(str(error), hint="List profiles with `aws configure list-profiles`.") from None
-        if self.settings.local and not REGION_NAME.fullmatch(self.region):
-            raise AwsError(
-                f"{self.region!r} is not an AWS region; the local stack emulates AWS regions only.",
-                hint="Use an AWS region name such as us-east-1 (the default).",
-            )
         self._config = botocore.config.Config(
             # total_max_attempts counts the first attempt; botocore's "max_attempts" counts only the retries.
             retries={"mode": "standard", "total_max_attempts": max_attempts()},

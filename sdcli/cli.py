@@ -190,12 +190,7 @@ def _checked(kind: str) -> Any:
     def check(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
         if value is None:
             return None
-        if kind == "region":
-            problem = names.region_problem(value)
-        elif kind == "endpoint":
-            problem = names.endpoint_problem(value)
-        else:
-            problem = names.name_problem(kind, value)
+        problem = names.problem(kind, value)
         if problem:
             raise click.BadParameter(f"'{render.visible(value)}': {problem}.")
         return value

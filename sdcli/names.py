@@ -25,6 +25,15 @@ _RULES: dict[str, tuple[re.Pattern[str], str]] = {
 }
 
 
+def problem(kind: str, value: str) -> str | None:
+    """Why AWS would refuse ``value`` as this kind of option (region, endpoint, table, function, stage, api)."""
+    if kind == "region":
+        return region_problem(value)
+    if kind == "endpoint":
+        return endpoint_problem(value)
+    return name_problem(kind, value)
+
+
 def name_problem(kind: str, value: str) -> str | None:
     """Why AWS would refuse ``value`` as a name of this kind (table, function, stage, api), or None."""
     if _not_utf8(value):
