@@ -323,35 +323,43 @@ def plan_destroy(aws: Aws, settings: Settings) -> list[Step]:
     policies = fn.role_policies(aws, role)
     table = catalog.describe_table(aws, settings.table)
     api_id = api.api_id
-    candidates = [
-        (
-            "api",
-            settings.api,
+    return [
+        _delete_if(
             api_id is not None,
-            f"id {api_id} and its stages",
-            lambda out: api_ops.delete_api(aws, api_id),
+            Step(
+                "api",
+                settings.api,
+                Action.DELETE,
+                f"id {api_id} and its stages",
+                lambda out: api_ops.delete_api(aws, api_id),
+            ),
         ),
-        (
-            "function",
-            settings.function,
+        _delete_if(
             function.arn is not None,
-            "and its invoke permissions",
-            lambda out: fn.delete_function(aws, settings.function),
+            Step(
+                "function",
+                settings.function,
+                Action.DELETE,
+                "and its invoke permissions",
+                lambda out: fn.delete_function(aws, settings.function),
+            ),
         ),
-        (
-            "table",
-            settings.table,
+        _destroy_role(aws, role, policies),
+        _delete_if(
             table.status is not None,
-            f"{table.item_count or 0} item(s)",
-            lambda out: catalog.delete_table(aws, settings.table),
+            Step(
+                "table",
+                settings.table,
+                Action.DELETE,
+                f"{table.item_count or 0} item(s)",
+                lambda out: catalog.delete_table(aws, settings.table),
+            ),
         ),
     ]
-    steps = [
-        Step(resource, name, Action.DELETE, detail, run) if exists else Step(resource, name, Action.ABSENT)
-        for resource, name, exists, detail, run in candidates
-    ]
-    steps.insert(2, _destroy_role(aws, role, policies))
-    return steps
+
+
+def _delete_if(exists: bool, step: Step) -> Step:
+    return step if exists else Step(step.resource, step.name, Action.ABSENT)
 
 
 def _destroy_role(aws: Aws, role: str, policies: list[str] | None) -> Step:
